@@ -1,0 +1,331 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdist.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reconcilers for databases, roles, extensions, foreign servers and user mappings.
+
+Each takes a runner.Request, reads the current state through catalog,
+queues the statements that reach the wanted state on request.plan and
+returns dict(before=..., after=...) for diff mode. Nothing here executes a
+change: the runner does, in one transaction, unless in check mode.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild
+from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput, check_identifier
+from ansible_collections.pgdist.cluster.plugins.module_utils.plan import (
+    SECRET_OPTIONS, Refusal, option_text, options_diff, redact_options)
+from ansible_collections.pgdist.cluster.plugins.module_utils.scram import password_matches, scram_verifier
+
+try:
+    import psycopg2
+    from psycopg2 import sql
+except ImportError:  # pragma: no cover - reported by the runner
+    pass
+
+
+def _present(params):
+    return params.get('state', 'present') == 'present'
+
+
+# -- database ----------------------------------------------------------------
+
+def _same_encoding(a, b):
+    def norm(value):
+        return value.replace('-', '').replace('_', '').upper()
+    return norm(a) == norm(b)
+
+
+def database(request):
+    params, plan = request.params, request.plan
+    name = check_identifier(params['name'], 'name')
+    for field in ('owner', 'template'):
+        if params.get(field):
+            check_identifier(params[field], field)
+    current = catalog.database(request.conn, name)
+    if not _present(params):
+        if current:
+            plan.add(sqlbuild.drop('DATABASE', name))
+        return dict(before=current or {}, after={})
+    if current is None:
+        if params.get('owner') and not catalog.role_exists(request.conn, params['owner']):
+            raise InvalidInput("owner: role %r does not exist" % params['owner'])
+        plan.add(sqlbuild.create_database(name, params.get('owner'), params.get('template'), params.get('encoding'),
+                                          params.get('lc_collate'), params.get('lc_ctype')))
+        after = dict(name=name, owner=params.get('owner') or catalog.current_user(request.conn),
+                     encoding=params.get('encoding'), lc_collate=params.get('lc_collate'),
+                     lc_ctype=params.get('lc_ctype'))
+        return dict(before={}, after=after)
+    mismatches = []
+    if params.get('encoding') and not _same_encoding(params['encoding'], current['encoding']):
+        mismatches.append('encoding is %s, wanted %s' % (current['encoding'], params['encoding']))
+    for field in ('lc_collate', 'lc_ctype'):
+        if params.get(field) and params[field] != current[field]:
+            mismatches.append('%s is %s, wanted %s' % (field, current[field], params[field]))
+    if mismatches:
+        raise InvalidInput('database %r exists and cannot be changed in place: %s (PostgreSQL fixes these '
+                           'at creation; dump and restore into a new database to change them)'
+                           % (name, '; '.join(mismatches)))
+    after = dict(current)
+    if params.get('owner') and params['owner'] != current['owner']:
+        if not catalog.role_exists(request.conn, params['owner']):
+            raise InvalidInput("owner: role %r does not exist" % params['owner'])
+        plan.add(sqlbuild.alter_owner('DATABASE', name, params['owner']))
+        after['owner'] = params['owner']
+    return dict(before=current, after=after)
+
+
+# -- user (role) ---------------------------------------------------------------
+
+def _wanted_role_attributes(params):
+    """{pg_authid column: bool} from the attributes list and the login flag."""
+    wanted = {}
+    for raw in params.get('attributes') or []:
+        attribute = str(raw).upper().replace(' ', '')
+        if attribute not in sqlbuild.ROLE_ATTRIBUTES:
+            raise InvalidInput('attributes: unknown role attribute %r; choose from %s'
+                               % (raw, ', '.join(sorted(sqlbuild.ROLE_ATTRIBUTES))))
+        column, value = sqlbuild.ROLE_ATTRIBUTES[attribute]
+        if wanted.get(column, value) != value:
+            raise InvalidInput('attributes: %r contradicts another attribute in the list' % raw)
+        wanted[column] = value
+    if 'rolcanlogin' in wanted and wanted['rolcanlogin'] != params['login']:
+        raise InvalidInput('attributes: LOGIN/NOLOGIN contradicts login=%s; use the login option' % params['login'])
+    wanted['rolcanlogin'] = params['login']
+    return wanted
+
+
+def _attribute_keywords(columns):
+    by_column = dict(((column, value), keyword) for keyword, (column, value) in sqlbuild.ROLE_ATTRIBUTES.items())
+    return [by_column[(column, value)] for column, value in sorted(columns.items())]
+
+
+def _role_view(row):
+    if not row:
+        return {}
+    view = dict((key, value) for key, value in row.items() if key != 'password')
+    view['password_set'] = bool(row.get('password'))
+    return view
+
+
+def user(request):
+    params, plan, conn = request.params, request.plan, request.conn
+    name = check_identifier(params['name'], 'name')
+    current = catalog.role(conn, name)
+    if not _present(params):
+        if current:
+            plan.add(sqlbuild.drop('ROLE', name))
+        return dict(before=_role_view(current), after={})
+    wanted = _wanted_role_attributes(params)
+    password = params.get('password')
+    limit = params.get('connection_limit')
+    if current is None:
+        verifier = request.secret(scram_verifier(password)) if password else None
+        plan.add(sqlbuild.create_role(name, _attribute_keywords(wanted), verifier, limit))
+        after = dict(name=name, connection_limit=-1 if limit is None else limit, password_set=bool(password))
+        after.update(wanted)
+        return dict(before={}, after=after, password_changed=bool(password))
+    changed_attributes = dict((column, value) for column, value in wanted.items() if current[column] != value)
+    new_limit = limit if limit is not None and limit != current['connection_limit'] else None
+    verifier = None
+    if password is not None and params['update_password'] == 'always':
+        if not catalog.can_read_authid(conn):
+            plan.warn('cannot read pg_authid to compare the password of %s; it is set on every run' % name)
+            verifier = scram_verifier(password)
+        elif password == '':
+            verifier = None if not current['password'] else ''
+        elif not password_matches(password, current['password'], name):
+            verifier = scram_verifier(password)
+    if verifier is not None:
+        request.secret(verifier)
+    if changed_attributes or new_limit is not None or verifier is not None:
+        statement = sqlbuild.alter_role(name, _attribute_keywords(changed_attributes),
+                                        None if verifier == '' else verifier, new_limit)
+        if verifier == '':
+            statement = statement + sql.SQL(' PASSWORD NULL')
+        plan.add(statement)
+    after = _role_view(current)
+    after.update(changed_attributes)
+    if new_limit is not None:
+        after['connection_limit'] = new_limit
+    if verifier is not None:
+        after['password_set'] = verifier != ''
+    return dict(before=_role_view(current), after=after, password_changed=verifier is not None)
+
+
+# -- extension ---------------------------------------------------------------
+
+def extension(request):
+    params, plan, conn = request.params, request.plan, request.conn
+    name = check_identifier(params['name'], 'name')
+    if params.get('schema'):
+        check_identifier(params['schema'], 'schema')
+    current = catalog.extension(conn, name)
+    if not _present(params):
+        if current:
+            plan.add(sqlbuild.drop('EXTENSION', name, cascade=params['cascade']))
+        return dict(before=current or {}, after={})
+    version = params.get('version')
+    if version == 'latest':
+        version = None
+    if current is None:
+        available = catalog.extension_available(conn, name)
+        if not available:
+            raise InvalidInput('name: extension %r is not available on this server; install the package '
+                               'that provides it' % name)
+        if version and version not in available:
+            raise InvalidInput('version: extension %r has no version %r; available: %s'
+                               % (name, version, ', '.join(sorted(available))))
+        plan.add(sqlbuild.create_extension(name, params.get('schema'), version, params['cascade']))
+        return dict(before={}, after=dict(name=name, schema=params.get('schema'), version=version))
+    after = dict(current)
+    if version and version != current['version']:
+        plan.add(sqlbuild.alter_extension_version(name, version))
+        after['version'] = version
+    if params.get('schema') and params['schema'] != current['schema']:
+        plan.add(sqlbuild.alter_extension_schema(name, params['schema']))
+        after['schema'] = params['schema']
+    return dict(before=current, after=after)
+
+
+# -- foreign data wrapper options ----------------------------------------------
+
+def validate_fdw_options(conn, fdw, catalog_table, options, field):
+    """Ask the wrapper's own validator about options, before any change.
+
+    The validator is the function PostgreSQL calls on CREATE/ALTER; calling
+    it directly inside a savepoint checks option names (and values it
+    checks) in check mode too, and turns its error into one naming field.
+    """
+    validator = catalog.fetch_one(conn, """
+        SELECT n.nspname AS schema, p.proname AS name
+          FROM pg_catalog.pg_foreign_data_wrapper w
+          JOIN pg_catalog.pg_proc p ON p.oid = w.fdwvalidator
+          JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+         WHERE w.fdwname = %s""", (fdw,))
+    if validator is None or not options:
+        return
+    items = ['%s=%s' % (key, option_text(value)) for key, value in options.items()]
+    query = sql.SQL('SELECT {}(%s::text[], %s::regclass::oid)').format(
+        sql.Identifier(validator['schema'], validator['name']))
+    with conn.cursor() as cursor:
+        cursor.execute('SAVEPOINT pgdist_validate')
+        try:
+            cursor.execute(query, (items, catalog_table))
+        except psycopg2.Error as exc:
+            cursor.execute('ROLLBACK TO SAVEPOINT pgdist_validate')
+            detail = (exc.diag.message_primary or str(exc)).strip()
+            hint = (' (%s)' % exc.diag.message_hint) if exc.diag.message_hint else ''
+            raise InvalidInput('%s: %s%s' % (field, detail, hint))
+        cursor.execute('RELEASE SAVEPOINT pgdist_validate')
+
+
+# -- foreign server -------------------------------------------------------------
+
+def foreign_server(request):
+    params, plan, conn = request.params, request.plan, request.conn
+    name = check_identifier(params['name'], 'name')
+    current = catalog.foreign_server(conn, name)
+    if not _present(params):
+        if current:
+            dependents = catalog.foreign_tables_of_server(conn, name)
+            if dependents and not params['cascade']:
+                raise Refusal('foreign server %r is used by foreign tables %s; dropping it would drop them. '
+                              'Set cascade: true to drop them too' % (name, ', '.join(dependents)))
+            # User mappings hold no rows; they go with their server.
+            plan.add(sqlbuild.drop('SERVER', name, cascade=True))
+        return dict(before=current or {}, after={})
+    fdw = check_identifier(params['fdw'], 'fdw')
+    owner = params.get('owner')
+    if owner:
+        check_identifier(owner, 'owner')
+        if not catalog.role_exists(conn, owner):
+            raise InvalidInput('owner: role %r does not exist' % owner)
+    options = params.get('options')
+    if options is not None:
+        for key in options:
+            check_identifier(key, 'options')
+    if current is None:
+        if catalog.fetch_one(conn, 'SELECT 1 AS found FROM pg_catalog.pg_foreign_data_wrapper WHERE fdwname = %s',
+                             (fdw,)) is None:
+            raise InvalidInput('fdw: foreign-data wrapper %r does not exist in this database; create its '
+                               'extension first (pgdist.cluster.extension name=%s)' % (fdw, fdw))
+        validate_fdw_options(conn, fdw, 'pg_catalog.pg_foreign_server', options, 'options')
+        plan.add(sqlbuild.create_server(name, fdw, options or {}))
+        if owner:
+            plan.add(sqlbuild.alter_owner('SERVER', name, owner))
+        after = dict(name=name, fdw=fdw, owner=owner or catalog.current_user(conn),
+                     options=dict((k, option_text(v)) for k, v in (options or {}).items()))
+        return dict(before={}, after=after)
+    if fdw != current['fdw']:
+        raise Refusal('foreign server %r uses wrapper %s, not %s; changing it means dropping the server with '
+                      'its user mappings and foreign tables, which this module never does implicitly'
+                      % (name, current['fdw'], fdw))
+    after = dict(current)
+    if options is not None:
+        actions = options_diff(current['options'], options)
+        if actions:
+            validate_fdw_options(conn, fdw, 'pg_catalog.pg_foreign_server', options, 'options')
+            plan.add(sqlbuild.alter_server_options(name, actions))
+            after['options'] = dict((k, option_text(v)) for k, v in options.items())
+    if owner and owner != current['owner']:
+        plan.add(sqlbuild.alter_owner('SERVER', name, owner))
+        after['owner'] = owner
+    return dict(before=current, after=after)
+
+
+# -- user mapping -------------------------------------------------------------
+
+def _mapping_user_name(conn, user):
+    """The pg_user_mappings.usename for a role spec; None for a role that does not exist."""
+    upper = user.upper()
+    if upper == 'PUBLIC':
+        return 'public'
+    if upper in ('CURRENT_USER', 'CURRENT_ROLE', 'USER', 'SESSION_USER'):
+        return catalog.current_user(conn)
+    check_identifier(user, 'user')
+    return user if catalog.role_exists(conn, user) else None
+
+
+def user_mapping(request):
+    params, plan, conn = request.params, request.plan, request.conn
+    server = check_identifier(params['server'], 'server')
+    options = params.get('options')
+    for key, value in (options or {}).items():
+        check_identifier(key, 'options')
+        if key in SECRET_OPTIONS:
+            request.secret(option_text(value))
+    if catalog.foreign_server(conn, server) is None:
+        raise InvalidInput('server: foreign server %r does not exist in this database' % server)
+    usename = _mapping_user_name(conn, params['user'])
+    if usename is None:
+        raise InvalidInput('user: role %r does not exist' % params['user'])
+    current = catalog.user_mapping(conn, server, usename)
+    if current:
+        for key in SECRET_OPTIONS:
+            request.secret(current['options'].get(key))
+    before = dict(current, options=redact_options(current['options'])) if current else {}
+    if not _present(params):
+        if current:
+            plan.add(sqlbuild.drop_user_mapping(params['user'], server))
+        return dict(before=before, after={})
+    fdw = catalog.foreign_server(conn, server)['fdw']
+    if current is None:
+        validate_fdw_options(conn, fdw, 'pg_catalog.pg_user_mapping', options, 'options')
+        plan.add(sqlbuild.create_user_mapping(params['user'], server, options or {}))
+        return dict(before={}, after=dict(server=server, user=usename, options=redact_options(options or {})))
+    after = dict(before)
+    if options is not None:
+        actions = options_diff(current['options'], options)
+        if actions:
+            validate_fdw_options(conn, fdw, 'pg_catalog.pg_user_mapping', options, 'options')
+            plan.add(sqlbuild.alter_user_mapping_options(params['user'], server, actions))
+            after['options'] = redact_options(options)
+            # Show that a secret changed without showing it.
+            if before['options'].get('password') and after['options'].get('password') and \
+                    current['options'].get('password') != option_text(options.get('password')):
+                after['options']['password'] = '******** (changed)'
+    return dict(before=before, after=after)
+

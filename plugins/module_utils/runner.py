@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdist.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The module contract in one place.
+
+run_module() builds the AnsibleModule with the shared connection options,
+connects, lets a reconciler read the catalog and fill a Plan, runs the plan
+in one transaction (or not at all in check mode) and reports changed,
+queries (secrets redacted) and diff. A module is its docs, its argument
+spec and one call to run_module().
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.pgdist.cluster.plugins.module_utils.connection import (
+    HAS_PSYCOPG2, PSYCOPG2_IMPORT_ERROR, ConnectionFailure, connect, connection_argument_spec, scrub)
+from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
+from ansible_collections.pgdist.cluster.plugins.module_utils.plan import Plan, Refusal
+
+if HAS_PSYCOPG2:
+    import psycopg2
+
+
+class Request(object):
+    """What a reconciler gets: the parameters, the connection, the plan."""
+
+    def __init__(self, module, conn, plan):
+        self.module = module
+        self.params = module.params
+        self.conn = conn
+        self.plan = plan
+        self.check_mode = module.check_mode
+
+    def secret(self, value):
+        """Register a value that must never be shown (queries, messages, output)."""
+        if value:
+            self.module.no_log_values.add(value)
+            self.plan.secrets.add(value)
+        return value
+
+
+def build_module(argument_spec, **kwargs):
+    spec = connection_argument_spec()
+    spec.update(argument_spec)
+    return AnsibleModule(argument_spec=spec, supports_check_mode=True, **kwargs)
+
+
+def run_module(argument_spec, reconcile, autocommit=False, connect_db=None, **module_kwargs):
+    """Run reconcile(request) -> dict(before=, after=, **extra) under the module contract.
+
+    autocommit is for statements that cannot run in a transaction block
+    (CREATE/DROP DATABASE); connect_db picks the database to connect to
+    from the params when it is not the `db` option.
+    """
+    module = build_module(argument_spec, **module_kwargs)
+    if not HAS_PSYCOPG2:
+        module.fail_json(msg=missing_required_lib('psycopg2'), exception=str(PSYCOPG2_IMPORT_ERROR))
+    try:
+        conn = connect(module.params, dbname=connect_db(module.params) if connect_db else None,
+                       autocommit=autocommit)
+    except ConnectionFailure as exc:
+        module.fail_json(msg=str(exc))
+    plan = Plan()
+    request = Request(module, conn, plan)
+    try:
+        outcome = reconcile(request) or {}
+        queries = plan.rendered(conn)
+        if plan and not module.check_mode:
+            plan.apply(conn)
+        if not autocommit:
+            conn.commit()
+    except (InvalidInput, Refusal) as exc:
+        conn.rollback()
+        module.fail_json(msg=plan.redact(str(exc), conn), queries=[])
+    except psycopg2.Error as exc:
+        if not conn.closed:
+            conn.rollback()
+        message = scrub(str(exc).strip(), plan.secrets)
+        module.fail_json(msg='PostgreSQL refused the change, nothing was applied: %s' % message,
+                         queries=plan.rendered(conn) if not conn.closed else [])
+    except Exception as exc:  # keep secrets out of unexpected failures too
+        if not conn.closed:
+            conn.rollback()
+        module.fail_json(msg=scrub(str(exc), plan.secrets), exception=scrub(traceback.format_exc(), plan.secrets))
+    finally:
+        conn.close()
+    for warning in plan.warnings:
+        module.warn(warning)
+    before = outcome.pop('before', None)
+    after = outcome.pop('after', None)
+    result = dict(changed=bool(plan), queries=queries, **outcome)
+    if before is not None or after is not None:
+        result['diff'] = dict(before=before or {}, after=after or {})
+    module.exit_json(**result)
