@@ -1,0 +1,30 @@
+# pgdist.cluster: `make demo` deploys the local cluster, `make test` runs every test.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest
+
+.PHONY: venv system-deps test unit integration roles sanity lint molecule demo bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r tests/requirements.txt
+	touch $@
+
+# PostgreSQL server binaries for the throw-away test clusters (Debian's postgresql-15).
+system-deps:
+	bash scripts/install-system-deps.sh
+
+# Every test: sanity and lint, unit, module integration, roles, molecule.
+test: venv system-deps sanity lint unit integration roles molecule
+
+unit: venv system-deps
+	$(PYTEST) tests/unit
+
+integration: venv system-deps
+	$(PYTEST) tests/integration
+
+clean:
+	rm -rf $(VENV) build tests/output
