@@ -25,7 +25,6 @@ options:
     description:
       - Role to connect as. Defaults to E(PGUSER) or the operating system user.
     type: str
-    aliases: [login]
   login_password:
     description:
       - Password of O(login_user). Never shown in output, results or error messages.
@@ -63,4 +62,3 @@ notes:
   - Set the connection options once for every module with
     C(module_defaults) and the action group C(group/pgdist.cluster.all).
 '''
-

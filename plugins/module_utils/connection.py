@@ -27,7 +27,7 @@ def connection_argument_spec():
     return dict(
         login_host=dict(type='str', aliases=['host']),
         login_port=dict(type='int', aliases=['port']),
-        login_user=dict(type='str', aliases=['login']),
+        login_user=dict(type='str'),
         login_password=dict(type='str', no_log=True),
         login_unix_socket=dict(type='str'),
         db=dict(type='str', aliases=['login_db']),

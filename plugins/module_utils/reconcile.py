@@ -328,4 +328,3 @@ def user_mapping(request):
                     current['options'].get('password') != option_text(options.get('password')):
                 after['options']['password'] = '******** (changed)'
     return dict(before=before, after=after)
-

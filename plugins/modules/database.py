@@ -52,7 +52,7 @@ options:
 extends_documentation_fragment:
   - pgdist.cluster.connection
 author:
-  - pgdist.cluster contributors
+  - pgdist.cluster contributors (@pgdist)
 '''
 
 EXAMPLES = r'''

@@ -27,7 +27,7 @@ options:
   cascade:
     description:
       - On create, also create extensions this one requires.
-      - On O(state=absent), also drop the objects that depend on the extension (for C(postgres_fdw):
+      - On O(state=absent), also drop the objects that depend on the extension (for C(postgres_fdw), its
         servers, user mappings and foreign tables). Without it such a drop fails.
     type: bool
     default: false
@@ -39,7 +39,7 @@ options:
 extends_documentation_fragment:
   - pgdist.cluster.connection
 author:
-  - pgdist.cluster contributors
+  - pgdist.cluster contributors (@pgdist)
 '''
 
 EXAMPLES = r'''

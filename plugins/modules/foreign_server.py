@@ -27,7 +27,7 @@ options:
   options:
     description:
       - Server options, such as C(host), C(port), C(dbname), C(batch_size), C(fetch_size).
-      - These are the whole wanted set: options present on the server but not listed are dropped.
+      - These are the whole wanted set; options present on the server but not listed are dropped.
         Leave O(options) unset to keep whatever the server has.
       - Option names are checked with the wrapper's own validator before any change, in check mode too.
     type: dict
@@ -49,7 +49,7 @@ options:
 extends_documentation_fragment:
   - pgdist.cluster.connection
 author:
-  - pgdist.cluster contributors
+  - pgdist.cluster contributors (@pgdist)
 '''
 
 EXAMPLES = r'''

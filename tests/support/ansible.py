@@ -110,7 +110,7 @@ def run_playbook(playbook, inventory=None, check=False, diff=False, verbosity=0,
     environment = ansible_env(env)
     environment['ANSIBLE_STDOUT_CALLBACK'] = callback
     completed = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=environment, cwd=REPO)
+                               env=environment, cwd=REPO, check=False)
     return PlaybookRun(completed)
 
 
