@@ -26,5 +26,13 @@ unit: venv system-deps
 integration: venv system-deps
 	$(PYTEST) tests/integration
 
+# ansible-test sanity on a copy at ansible_collections/pgdist/cluster (scripts/sanity.sh says why).
+sanity: venv
+	VENV=$(VENV) bash scripts/sanity.sh
+
+# ansible-lint --profile production over roles, playbooks and site.yml.
+lint: venv
+	VENV=$(VENV) bash scripts/lint.sh
+
 clean:
 	rm -rf $(VENV) build tests/output

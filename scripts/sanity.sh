@@ -10,6 +10,7 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${VENV:-$repo/.venv}"
+case "$venv" in /*) ;; *) venv="$repo/$venv" ;; esac
 python_version="${PGDIST_SANITY_PYTHON:-3.11}"
 export PATH="$venv/bin:$PATH"
 
