@@ -134,3 +134,49 @@ def alter_user_mapping_options(user, server, actions):
 
 def drop_user_mapping(user, server):
     return sql.SQL('DROP USER MAPPING FOR {} SERVER {}').format(role_spec(user), sql.Identifier(server))
+
+
+# -- cluster_info ---------------------------------------------------------------
+# Statements of the read-only cluster_info module. Probes run inside a
+# savepoint that is always rolled back, so nothing they create survives.
+
+def savepoint(name):
+    return sql.SQL('SAVEPOINT {}').format(sql.Identifier(name))
+
+
+def rollback_to_savepoint(name):
+    return sql.SQL('ROLLBACK TO SAVEPOINT {}').format(sql.Identifier(name))
+
+
+def release_savepoint(name):
+    return sql.SQL('RELEASE SAVEPOINT {}').format(sql.Identifier(name))
+
+
+def set_local(setting, value):
+    return sql.SQL('SET LOCAL {} = {}').format(sql.Identifier(setting), sql.Literal(str(value)))
+
+
+def create_probe_table(name, columns, server, remote_schema, remote_table):
+    """CREATE FOREIGN TABLE pg_temp.name (col type, ...) on a remote catalog relation."""
+    cols = sql.SQL(', ').join(sql.SQL('{} ' + kind).format(sql.Identifier(col)) for col, kind in columns)
+    return sql.SQL('CREATE FOREIGN TABLE {} ({}) SERVER {} OPTIONS (schema_name {}, table_name {})').format(
+        sql.Identifier('pg_temp', name), cols, sql.Identifier(server),
+        sql.Literal(remote_schema), sql.Literal(remote_table))
+
+
+def probe_setting_query(table):
+    return sql.SQL('SELECT setting FROM {} WHERE name = %s').format(sql.Identifier('pg_temp', table))
+
+
+def probe_reltuples_query(class_table, namespace_table):
+    return sql.SQL('SELECT n.nspname::text, c.relname::text, c.reltuples::float8 FROM {} c JOIN {} n '
+                   'ON n.oid = c.relnamespace WHERE c.relname = ANY (%s::name[])').format(
+        sql.Identifier('pg_temp', class_table), sql.Identifier('pg_temp', namespace_table))
+
+
+def count_rows(schema, name):
+    return sql.SQL('SELECT count(*) FROM ONLY {}').format(sql.Identifier(schema, name))
+
+
+def drop_trigger(name, table):
+    return sql.SQL('DROP TRIGGER {} ON {}').format(sql.Identifier(name), table)

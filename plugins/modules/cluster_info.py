@@ -1,0 +1,170 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgdist.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: cluster_info
+short_description: Report the state of a pgdist cluster node (read only)
+version_added: 0.1.0
+description:
+  - Reads, from one PostgreSQL node (usually the coordinator), its foreign servers and user mappings,
+    its partitioned tables and inheritance parents with every partition or child, row counts per partition,
+    the reachability and round-trip time of every foreign server, publications, subscriptions,
+    replication slots and walsenders, and the settings the roles manage with their C(pending_restart).
+  - Never changes anything and always returns C(changed=false); safe in check mode.
+  - Secrets are removed, not masked. User mapping passwords are left out (RV(user_mappings[].has_password)
+    says whether one is set) and subscription conninfo strings are returned without C(password).
+  - Reachability is tested from the node itself, through C(postgres_fdw) and the node's own user mapping, so
+    it checks the path the coordinator uses. For each C(postgres_fdw) server the module opens a savepoint,
+    sets C(connect_timeout) on the server to O(probe_timeout) (when the login role owns the server or is
+    superuser), creates a temporary foreign table on the remote C(pg_catalog.pg_settings), reads
+    C(server_version) through it, times three more round trips, and rolls the savepoint back. Nothing is left
+    behind and no other session sees the temporary change. A server that refuses, times out or rejects the
+    mapping is reported with C(reachable=false) and the reason; the module does not fail.
+options:
+  gather:
+    description: Sections to read.
+    type: list
+    elements: str
+    choices: [foreign_servers, tables, replication, settings]
+    default: [foreign_servers, tables, replication, settings]
+  row_counts:
+    description:
+      - C(exact) runs C(SELECT count(*)) on every leaf partition (through the foreign server for foreign ones;
+        C(postgres_fdw) pushes the count down). Partitions on an unreachable server get no count and a
+        C(rows_error).
+      - C(estimated) reads C(reltuples) of local partitions, and of the shards' own tables through the probe
+        for foreign ones (so it needs O(probe)); never analyzed tables have no estimate.
+      - C(none) skips counting.
+    type: str
+    choices: [exact, estimated, none]
+    default: none
+  probe:
+    description: Whether to probe every C(postgres_fdw) server for reachability and round-trip time.
+    type: bool
+    default: true
+  probe_timeout:
+    description: Seconds allowed to connect to each foreign server during the probe (the statement limit is twice that).
+    type: int
+    default: 3
+  tables:
+    description:
+      - Only report these partitioned tables or inheritance parents (C(name) or C(schema.name)).
+        Default is every one in the database.
+    type: list
+    elements: str
+  settings:
+    description: Settings to report. Default is the list the collection's roles manage.
+    type: list
+    elements: str
+extends_documentation_fragment:
+  - pgdist.cluster.connection
+author:
+  - pgdist.cluster contributors
+'''
+
+EXAMPLES = r'''
+- name: Read the coordinator's view of the cluster, with exact row counts
+  pgdist.cluster.cluster_info:
+    db: library
+    row_counts: exact
+  register: info
+
+- name: Fail when a shard is down
+  ansible.builtin.assert:
+    that: info.unreachable_servers | length == 0
+    fail_msg: "unreachable shards: {{ info.unreachable_servers | join(', ') }}"
+'''
+
+RETURN = r'''
+instance:
+  description: Version, recovery state, database and user of the node read.
+  returned: always
+  type: dict
+foreign_servers:
+  description:
+    - Foreign servers by name with C(fdw), C(owner), C(options) (secret options removed), and the probe's
+      C(reachable), C(connect_ms), C(rtt_ms) (best of three round trips of a tiny query through postgres_fdw),
+      C(remote_version) and C(probe_error).
+  returned: when gather has foreign_servers
+  type: dict
+unreachable_servers:
+  description: Names of the foreign servers the probe could not reach.
+  returned: when gather has foreign_servers
+  type: list
+  elements: str
+user_mappings:
+  description: Each mapping's C(server), C(user), C(options) without the password, and C(has_password).
+  returned: when gather has foreign_servers
+  type: list
+  elements: dict
+tables:
+  description:
+    - Partitioned tables and inheritance parents by qualified name, with C(method) (declarative or
+      inheritance), C(partition_key), C(triggers), C(partition_count), C(rows), C(rows_by_location) (server
+      name or C(local) to rows) and C(partitions).
+    - Each partition has C(name), C(schema), C(parent), C(level), C(kind) (local, foreign or partitioned),
+      C(bound) (C(pg_get_expr(relpartbound))), C(checks) (CHECK constraints of inheritance children),
+      C(server), C(remote_table), C(rows) and C(rows_error).
+  returned: when gather has tables
+  type: dict
+publications:
+  description: Publications by name with their operations and tables.
+  returned: when gather has replication
+  type: dict
+subscriptions:
+  description:
+    - Subscriptions of this database by name; C(conninfo) has its password removed; worker LSNs,
+      C(seconds_since_last_report) and C(table_states) show the apply state.
+  returned: when gather has replication
+  type: dict
+replication_slots:
+  description: Slots by name with C(active), C(wal_status), C(retained_wal_bytes) and C(lag_bytes).
+  returned: when gather has replication
+  type: dict
+replication_senders:
+  description: C(pg_stat_replication) rows with lag in bytes and seconds.
+  returned: when gather has replication
+  type: list
+  elements: dict
+settings:
+  description: Settings by name with C(value), C(setting), C(unit), C(source), C(context) and C(pending_restart).
+  returned: when gather has settings
+  type: dict
+pending_restart:
+  description: Names of settings changed in the configuration that need a restart to apply.
+  returned: when gather has settings
+  type: list
+  elements: str
+queries:
+  description: Always empty; the module runs no statement that changes anything.
+  returned: always
+  type: list
+  elements: str
+'''
+
+from ansible_collections.pgdist.cluster.plugins.module_utils.cluster_info import cluster_info
+from ansible_collections.pgdist.cluster.plugins.module_utils.runner import run_module
+
+ARGUMENT_SPEC = dict(
+    gather=dict(type='list', elements='str', choices=['foreign_servers', 'tables', 'replication', 'settings'],
+                default=['foreign_servers', 'tables', 'replication', 'settings']),
+    row_counts=dict(type='str', choices=['exact', 'estimated', 'none'], default='none'),
+    probe=dict(type='bool', default=True),
+    probe_timeout=dict(type='int', default=3),
+    tables=dict(type='list', elements='str'),
+    settings=dict(type='list', elements='str'),
+)
+
+
+def main():
+    run_module(ARGUMENT_SPEC, cluster_info)
+
+
+if __name__ == '__main__':
+    main()
