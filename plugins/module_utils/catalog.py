@@ -117,6 +117,216 @@ def current_user(conn):
     return fetch_one(conn, "SELECT current_user AS name")['name']
 
 
+# -- replication ---------------------------------------------------------------
+
+def relation_kind(conn, schema, name):
+    """relkind of schema.name ('r' table, 'p' partitioned, ...) or None when it does not exist."""
+    row = fetch_one(conn, """
+        SELECT c.relkind::text AS kind FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = %s AND c.relname = %s""", (schema, name))
+    return row['kind'] if row else None
+
+
+def schema_exists(conn, name):
+    return fetch_one(conn, "SELECT 1 AS found FROM pg_catalog.pg_namespace WHERE nspname = %s", (name,)) is not None
+
+
+def publication(conn, name):
+    """A publication with its tables (row filter as pg_get_expr prints it, column list) and schemas."""
+    row = fetch_one(conn, """
+        SELECT p.oid, p.pubname AS name, pg_catalog.pg_get_userbyid(p.pubowner) AS owner,
+               p.puballtables AS all_tables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate,
+               p.pubviaroot AS publish_via_partition_root
+          FROM pg_catalog.pg_publication p WHERE p.pubname = %s""", (name,))
+    if row is None:
+        return None
+    row['tables'] = fetch_all(conn, """
+        SELECT n.nspname AS schema, c.relname AS name,
+               pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) AS "where",
+               (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid = pr.prrelid AND a.attnum = ANY (pr.prattrs)) AS columns
+          FROM pg_catalog.pg_publication_rel pr
+          JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE pr.prpubid = %s ORDER BY 1, 2""", (row['oid'],))
+    row['tables_in_schema'] = [item['name'] for item in fetch_all(conn, """
+        SELECT n.nspname AS name FROM pg_catalog.pg_publication_namespace pn
+          JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid
+         WHERE pn.pnpubid = %s ORDER BY 1""", (row['oid'],))]
+    return row
+
+
+def subscription(conn, name):
+    """A subscription of the current database; conninfo holds the password as stored (a secret)."""
+    return fetch_one(conn, """
+        SELECT s.subname AS name, pg_catalog.pg_get_userbyid(s.subowner) AS owner, s.subenabled AS enabled,
+               s.subbinary AS binary, s.substream::text AS streaming, s.subdisableonerr AS disable_on_error,
+               s.subconninfo AS conninfo, s.subslotname::text AS slot_name,
+               s.subsynccommit AS synchronous_commit, s.subpublications AS publications
+          FROM pg_catalog.pg_subscription s
+          JOIN pg_catalog.pg_database d ON d.oid = s.subdbid
+         WHERE d.datname = pg_catalog.current_database() AND s.subname = %s""", (name,))
+
+
+def replication_slot(conn, name):
+    return fetch_one(conn, """
+        SELECT slot_name::text AS name, slot_type AS type, active FROM pg_catalog.pg_replication_slots
+         WHERE slot_name = %s""", (name,))
+
+
+# -- partitioned tables ---------------------------------------------------------
+# A whole table with all its partitions is read in a fixed number of queries,
+# whatever the number of partitions.
+
+def _composed():
+    from psycopg2 import sql
+    return sql
+
+
+def resolve_types(conn, names):
+    """{type text: dict(oid, name, category, modin_schema, modin)} from the server's own parser.
+
+    to_regtype() parses the text as a type name (NULL when there is no such type).
+    """
+    rows = fetch_all(conn, """
+        SELECT w.name AS text, t.oid, pg_catalog.format_type(t.oid, NULL) AS name, t.typcategory AS category,
+               pn.nspname AS modin_schema, p.proname AS modin
+          FROM unnest(%s::text[]) AS w(name)
+          LEFT JOIN pg_catalog.pg_type t ON t.oid = pg_catalog.to_regtype(w.name)
+          LEFT JOIN pg_catalog.pg_proc p ON p.oid = t.typmodin
+          LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace""", (list(names),))
+    return dict((row.pop('text'), row) for row in rows)
+
+
+def type_with_modifier(conn, type_oid, modin_schema, modin, modifiers):
+    """format_type() of a type with its modifiers, as the type's own typmodin computes them."""
+    sql = _composed()
+    query = sql.SQL('SELECT pg_catalog.format_type(%s, {}(%s::cstring[])) AS name').format(
+        sql.Identifier(modin_schema, modin))
+    return fetch_one(conn, query, (type_oid, [str(m) for m in modifiers]))['name']
+
+
+def canonical_values(conn, type_sql, values):
+    """Each value cast to the type and back to text, as the server prints it."""
+    sql = _composed()
+    query = sql.SQL('SELECT v::{}::text AS value FROM unnest(%s::text[]) WITH ORDINALITY AS u(v, n) ORDER BY n').format(
+        sql.SQL(type_sql))
+    return [row['value'] for row in fetch_all(conn, query, (list(values),))]
+
+
+def same_values(conn, type_sql, pairs):
+    """For each (a, b) text pair: whether both cast to the type are the same value."""
+    sql = _composed()
+    query = sql.SQL('SELECT a::{0} IS NOT DISTINCT FROM b::{0} AS same '
+                    'FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS u(a, b, n) ORDER BY n').format(
+        sql.SQL(type_sql))
+    return [row['same'] for row in fetch_all(conn, query, ([a for a, _ in pairs], [b for _, b in pairs]))]
+
+
+def existing_schemas(conn, names):
+    rows = fetch_all(conn, "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY(%s::text[])",
+                     (list(names),))
+    return set(row['nspname'] for row in rows)
+
+
+def existing_servers(conn, names):
+    rows = fetch_all(conn, "SELECT srvname FROM pg_catalog.pg_foreign_server WHERE srvname = ANY(%s::text[])",
+                     (list(names),))
+    return set(row['srvname'] for row in rows)
+
+
+_RELATION_COLUMNS = """
+        c.oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind, c.relispartition AS is_partition,
+        pt.partstrat AS strategy, pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound,
+        s.srvname AS server, ft.ftoptions AS options,
+        (SELECT pg_catalog.array_agg(k.conname ORDER BY k.conname) FROM pg_catalog.pg_constraint k
+          WHERE k.conrelid = c.oid AND k.contype = 'c' AND k.conname LIKE 'pgdist\\_bounds\\_%%') AS bound_checks,
+        (SELECT pg_catalog.array_agg(a.attname ORDER BY array_position(k.conkey, a.attnum))
+           FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_attribute a
+             ON a.attrelid = k.conrelid AND a.attnum = ANY(k.conkey)
+          WHERE k.conrelid = c.oid AND k.contype = 'p') AS primary_key
+   FROM pg_catalog.pg_class c
+   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+   LEFT JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = c.oid
+   LEFT JOIN pg_catalog.pg_foreign_table ft ON ft.ftrelid = c.oid
+   LEFT JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver"""
+
+
+def _relation_rows(rows):
+    for row in rows:
+        row['options'] = parse_options(row['options'])
+        row['bound_checks'] = row['bound_checks'] or []
+    return rows
+
+
+def relations(conn, names):
+    """Tables named by (schema, name) pairs that exist, keyed by the pair."""
+    rows = fetch_all(conn, 'SELECT' + _RELATION_COLUMNS + """
+         JOIN unnest(%s::text[], %s::text[]) AS w(schema, name) ON w.schema = n.nspname AND w.name = c.relname""",
+                     ([schema for schema, _ in names], [name for _, name in names]))
+    return dict(((row['schema'], row['name']), row) for row in _relation_rows(rows))
+
+
+def children(conn, parent_oid):
+    """Every direct child (partition or inheriting table) of a table, in one query."""
+    rows = fetch_all(conn, 'SELECT' + _RELATION_COLUMNS + """
+         JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid
+        WHERE i.inhparent = %s ORDER BY c.relname""", (parent_oid,))
+    return _relation_rows(rows)
+
+
+def columns(conn, oids):
+    """{oid: [dict(name, type, not_null, default)]} in column order, for many tables in one query."""
+    rows = fetch_all(conn, """
+        SELECT a.attrelid AS oid, a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
+               a.attnotnull AS not_null, pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default
+          FROM pg_catalog.pg_attribute a
+          LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE a.attrelid = ANY(%s::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+         ORDER BY a.attrelid, a.attnum""", (list(oids),))
+    result = dict((oid, []) for oid in oids)
+    for row in rows:
+        result[row.pop('oid')].append(row)
+    return result
+
+
+def function_source(conn, schema, name):
+    """prosrc of a function without arguments, or None."""
+    row = fetch_one(conn, """
+        SELECT p.prosrc FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = %s AND p.proname = %s AND p.pronargs = 0""", (schema, name))
+    return row['prosrc'] if row else None
+
+
+def trigger_function(conn, table_oid, trigger):
+    """schema.name of the function a trigger calls, or None when there is no such trigger."""
+    row = fetch_one(conn, """
+        SELECT n.nspname || '.' || p.proname AS function FROM pg_catalog.pg_trigger t
+          JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+         WHERE t.tgrelid = %s AND t.tgname = %s""", (table_oid, trigger))
+    return row['function'] if row else None
+
+
+def has_rows(conn, schema, name):
+    """Whether a table (through its fdw for a foreign table) holds any row.
+
+    A failure (unreachable shard, missing remote table) is rolled back to a
+    savepoint and raised again, so the caller can refuse with a message.
+    """
+    sql = _composed()
+    with conn.cursor() as cursor:
+        cursor.execute('SAVEPOINT pgdist_has_rows')
+        try:
+            cursor.execute(sql.SQL('SELECT EXISTS (SELECT 1 FROM {})').format(sql.Identifier(schema, name)))
+            found = cursor.fetchone()[0]
+        except Exception:
+            cursor.execute('ROLLBACK TO SAVEPOINT pgdist_has_rows')
+            raise
+        cursor.execute('RELEASE SAVEPOINT pgdist_has_rows')
+    return found
+
+
 # -- cluster_info ---------------------------------------------------------------
 # Read-only views of a whole node for pgdist.cluster.cluster_info. Secrets are
 # filtered by the caller (module_utils/cluster_info.py) before anything is shown.

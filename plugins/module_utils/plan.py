@@ -32,11 +32,18 @@ class Plan(object):
         self.statements = []
         self.secrets = set()
         self.warnings = []
+        self.outside_transaction = set()
 
-    def add(self, query, secrets=()):
-        """Queue one statement; secrets are values that must never be shown."""
+    def add(self, query, secrets=(), in_transaction=True):
+        """Queue one statement; secrets are values that must never be shown.
+
+        in_transaction=False marks a statement PostgreSQL refuses in a
+        transaction block (CREATE SUBSCRIPTION with a slot, ...): see apply().
+        """
         self.statements.append(query)
         self.secrets.update(s for s in secrets if s)
+        if not in_transaction:
+            self.outside_transaction.add(len(self.statements) - 1)
         return query
 
     def warn(self, message):
@@ -58,9 +65,17 @@ class Plan(object):
         return [self.redact(query.as_string(conn), conn) for query in self.statements]
 
     def apply(self, conn):
-        """Execute every statement on conn; the caller owns the transaction."""
+        """Execute every statement on conn; the caller owns the transaction.
+
+        At the first statement marked in_transaction=False the transaction so
+        far is committed and that statement and every later one run in
+        autocommit, in the order they were added.
+        """
         with conn.cursor() as cursor:
-            for query in self.statements:
+            for index, query in enumerate(self.statements):
+                if index in self.outside_transaction and not conn.autocommit:
+                    conn.commit()
+                    conn.autocommit = True
                 cursor.execute(query)
 
 

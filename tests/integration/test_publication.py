@@ -1,0 +1,138 @@
+"""pgdist.cluster.publication on a throw-away cluster: every variant is planned
+in check mode without touching the catalog, applied, and idempotent; the
+catalog (pg_publication, pg_publication_rel, pg_publication_namespace) holds
+what was asked; bad row filters fail naming the field."""
+
+import pytest
+
+from support.ansible import run_module, run_tasks
+from support.pgcluster import start_cluster
+
+SETUP = """
+CREATE TABLE public.books (id int PRIMARY KEY, city text, title text);
+CREATE TABLE public.loans (id int PRIMARY KEY, book_id int, returned bool);
+CREATE TABLE public.events (id int, at date) PARTITION BY RANGE (at);
+CREATE TABLE public.events_2024 PARTITION OF public.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE SCHEMA ref;
+CREATE TABLE ref.countries (code text PRIMARY KEY);
+CREATE ROLE pub_owner SUPERUSER;
+"""
+
+
+@pytest.fixture(scope='module')
+def pg():
+    cluster = start_cluster('publication')
+    cluster.query(SETUP)
+    yield cluster
+    cluster.destroy()
+
+
+def snapshot(pg, name='pub'):
+    """Everything the catalogs say about publication name, comparable."""
+    publication = pg.query("""
+        SELECT pubname, pg_get_userbyid(pubowner), puballtables, pubinsert, pubupdate, pubdelete, pubtruncate,
+               pubviaroot FROM pg_publication WHERE pubname = %s""", (name,))
+    tables = pg.query("""
+        SELECT prrelid::regclass::text, pg_get_expr(prqual, prrelid), prattrs::text
+          FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
+         WHERE p.pubname = %s ORDER BY 1""", (name,))
+    schemas = pg.query("""
+        SELECT pnnspid::regnamespace::text FROM pg_publication_namespace pn
+          JOIN pg_publication p ON p.oid = pn.pnpubid WHERE p.pubname = %s ORDER BY 1""", (name,))
+    return publication, tables, schemas
+
+
+def converge(pg, args):
+    """Check mode changes nothing; a real run changes; the second run does not. Returns the real result."""
+    before = snapshot(pg)
+    checked, run = run_module('publication', args, login=pg.login, check=True, diff=True)
+    assert run.ok, run.stdout
+    assert checked['changed'] and checked['queries']
+    assert snapshot(pg) == before
+    run = run_tasks([{'name': 'apply', 'pgdist.cluster.publication': dict(pg.login, **args)},
+                     {'name': 'again', 'pgdist.cluster.publication': dict(pg.login, **args)}], diff=True)
+    assert run.ok, run.stdout
+    applied, again = run.results()
+    assert applied['changed'] and not again['changed'], (applied, again)
+    assert again['queries'] == []
+    assert applied['queries'] == checked['queries']
+    assert applied['diff']['after'] == again['diff']['before'] == again['diff']['after']
+    return applied
+
+
+def test_table_list_with_row_filter_and_columns(pg):
+    result = converge(pg, dict(name='pub', tables=[
+        'books', {'name': 'public.loans', 'where': 'returned  IS NOT TRUE', 'columns': ['id', 'returned']}],
+        publish=['insert', 'update'], publish_via_partition_root=True))
+    assert result['queries'][0].startswith('CREATE PUBLICATION "pub" FOR TABLE "public"."books"')
+    publication, tables, schemas = snapshot(pg)
+    assert publication == [('pub', 'postgres', False, True, True, False, False, True)]
+    assert tables == [('books', None, None), ('loans', '(returned IS NOT TRUE)', '1 3')]
+    assert schemas == []
+
+
+def test_changed_row_filter_sets_the_table_list(pg):
+    result = converge(pg, dict(name='pub', tables=[
+        'books', {'name': 'loans', 'where': 'returned IS NOT TRUE AND book_id > 0', 'columns': ['returned', 'id']}],
+        publish=['insert', 'update'], publish_via_partition_root=True))
+    assert result['queries'][0].startswith('ALTER PUBLICATION "pub" SET TABLE')
+    assert snapshot(pg)[1][1] == ('loans', '((returned IS NOT TRUE) AND (book_id > 0))', '1 3')
+
+
+def test_tables_and_schema_added_and_dropped(pg):
+    result = converge(pg, dict(name='pub', tables=['public.events'], tables_in_schema=['ref']))
+    assert result['queries'] == [
+        'ALTER PUBLICATION "pub" DROP TABLE "public"."books", TABLE "public"."loans"',
+        'ALTER PUBLICATION "pub" ADD TABLE "public"."events", TABLES IN SCHEMA "ref"',
+        'ALTER PUBLICATION "pub" SET ("publish" = \'insert, update, delete, truncate\', '
+        '"publish_via_partition_root" = false)']
+    publication, tables, schemas = snapshot(pg)
+    assert publication == [('pub', 'postgres', False, True, True, True, True, False)]
+    assert tables == [('events', None, None)]
+    assert schemas == [('ref',)]
+
+
+def test_switch_to_all_tables_and_back(pg):
+    result = converge(pg, dict(name='pub', all_tables=True, owner='pub_owner', publish=['insert']))
+    assert any('FOR ALL TABLES' in warning for warning in result.get('warnings', []))
+    assert snapshot(pg)[0] == [('pub', 'pub_owner', True, True, False, False, False, False)]
+    converge(pg, dict(name='pub', tables_in_schema=['ref'], publish=['insert']))
+    publication, tables, schemas = snapshot(pg)
+    assert publication == [('pub', 'pub_owner', False, True, False, False, False, False)]
+    assert (tables, schemas) == ([], [('ref',)])
+
+
+def test_leaving_tables_unset_keeps_membership(pg):
+    result = converge(pg, dict(name='pub', publish=['insert', 'delete'], owner='postgres'))
+    assert snapshot(pg)[2] == [('ref',)]
+    assert len(result['queries']) == 2
+
+
+def test_absent_drops_it(pg):
+    converge(pg, dict(name='pub', state='absent'))
+    assert snapshot(pg) == ([], [], [])
+
+
+BAD_FILTERS = [
+    ("true); DROP TABLE books; --", "must not contain ';'"),
+    ("id > 0) , TABLE ref.countries WHERE (true", 'unbalanced'),
+    ("title /* hidden */ <> ''", "must not contain '/*'"),
+    ("nosuchcolumn > 1", 'PostgreSQL refused the row filter: column "nosuchcolumn" does not exist'),
+    ("id > (SELECT 1)", 'PostgreSQL refused the row filter'),
+]
+
+
+def test_bad_input_is_refused_naming_the_field(pg):
+    tasks = [{'name': where, 'ignore_errors': True, 'pgdist.cluster.publication': dict(
+        pg.login, name='bad', tables=[{'name': 'books', 'where': where}])} for where, _ in BAD_FILTERS]
+    tasks.append({'name': 'unknown table', 'ignore_errors': True, 'check_mode': True,
+                  'pgdist.cluster.publication': dict(pg.login, name='bad', tables=['books', 'ref.nosuch'])})
+    results = run_tasks(tasks).results()
+    for (where, message), result in zip(BAD_FILTERS, results):
+        assert result.get('failed'), where
+        assert result['msg'].startswith('tables[0].where'), result['msg']
+        assert message in result['msg']
+    assert results[-1]['failed']
+    assert results[-1]['msg'] == 'tables[1].name: ref.nosuch is not a table in this database'
+    assert snapshot(pg, 'bad') == ([], [], [])
+    assert pg.scalar("SELECT count(*) FROM pg_publication WHERE pubname LIKE 'pgdist_probe%'") == 0
