@@ -34,5 +34,10 @@ sanity: venv
 lint: venv
 	VENV=$(VENV) bash scripts/lint.sh
 
+# Benchmark on throw-away local clusters (not part of `make test`); prints a table, then name=value figures.
+# BENCH_ARGS="--rows 100000 --skip-deploy" for a quick run.
+bench: venv system-deps
+	$(PY) bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build tests/output
