@@ -17,7 +17,9 @@ The roles keep no placement logic in Jinja; they call these filters:
 
 ``coordinator_tables(placed)``
     The ``pgdist.cluster.partitioned_table`` arguments of every table for the
-    coordinator (``shard`` removed, ``server`` kept).
+    coordinator (``shard`` removed, ``server`` kept). A ``primary_key`` stays
+    only when every partition is local: PostgreSQL cannot build a unique
+    index over foreign partitions, so the shards enforce it instead.
 
 ``shard_tables(placed, host)``
     The ``side: shard`` arguments for ``host``: each table that has
@@ -47,7 +49,7 @@ TOPOLOGY_KEYS = ('partition_count', 'shards')
 # Partition keys that place it; the module sees `server` instead.
 PLACEMENT_KEYS = ('shard',)
 # Table keys that only make sense on the coordinator's parent.
-COORDINATOR_ONLY_KEYS = ('primary_key', 'route_via', 'prune_partitions')
+COORDINATOR_ONLY_KEYS = ('prune_partitions',)
 
 
 def _table_label(table, index):
@@ -138,7 +140,13 @@ def _module_partition(partition, keep_server):
 
 def coordinator_tables(placed):
     """partitioned_table arguments for the coordinator."""
-    return [dict(table, partitions=[_module_partition(p, True) for p in table['partitions']]) for table in placed]
+    out = []
+    for table in placed:
+        spec = dict(table, partitions=[_module_partition(p, True) for p in table['partitions']])
+        if any(p.get('server') for p in spec['partitions']):
+            spec.pop('primary_key', None)
+        out.append(spec)
+    return out
 
 
 def shard_tables(placed, host):
