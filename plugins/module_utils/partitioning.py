@@ -335,8 +335,8 @@ def parse_layout(params):
                            % ', '.join(layout.key))
     route = params.get('route_via')
     if route:
-        if layout.mode != 'inheritance' or layout.side != 'coordinator':
-            raise InvalidInput('route_via: only with partitioning: inheritance on the coordinator')
+        if params.get('partitioning') != 'inheritance':
+            raise InvalidInput('route_via: only with partitioning: inheritance')
         table = split_qualified(route['table'], 'route_via.table', layout.schema)
         layout.route_via = dict(table=table, column=check_identifier(route['column'], 'route_via.column'),
                                 references=check_identifier(route['references'], 'route_via.references'))
@@ -913,26 +913,28 @@ class ShardPlanner(Planner):
             table = sqlbuild.ident(*part.remote)
             shape = shapes.get(part.remote[0])
             shape_text = sqlbuild.ident(*shape).as_string(self.conn) if shape else None
-            check = bound_check_name(layout, part.bound, shape_text)
+            # Rows routed through another table (route_via) carry no key column: no bounds CHECK.
+            checks = [] if layout.route_via else [bound_check_name(layout, part.bound, shape_text)]
             refs = [sqlbuild.column_ref(name) for name in layout.key]
-            constraint = sqlbuild.check_constraint(
-                check, sqlbuild.bound_predicate(part.bound, refs, sibling_bounds(layout), shape_text))
+            constraints = [sqlbuild.check_constraint(
+                check, sqlbuild.bound_predicate(part.bound, refs, sibling_bounds(layout), shape_text)) for check in checks]
             label = '%s.%s' % part.remote
-            after[label] = dict(bounds=[check], columns=dict((column.name, column.view()) for column in layout.columns))
+            after[label] = dict(bounds=checks, columns=dict((column.name, column.view()) for column in layout.columns))
             if current is None:
                 self.plan.add(sqlbuild.create_table(table, [column.definition() for column in layout.columns],
-                                                    layout.primary_key, constraints=[constraint]))
+                                                    layout.primary_key, constraints=constraints))
                 continue
             if current['kind'] != 'r':
                 raise Refusal('partitions: %s: %s exists and is not a plain table; nothing was changed'
                               % (part.name, label))
             self.columns(table, part.remote[0], part.remote[1], columns[current['oid']])
-            if current['bound_checks'] != [check]:
+            if current['bound_checks'] != checks:
                 self.refuse_if_rows(part.remote[0], part.remote[1], 'changing the bounds CHECK of %s to %s'
                                     % (label, part.bound.text()))
                 for name in current['bound_checks']:
                     self.plan.add(sqlbuild.drop_constraint(table, name))
-                self.plan.add(sqlbuild.add_constraint(table, constraint))
+                for constraint in constraints:
+                    self.plan.add(sqlbuild.add_constraint(table, constraint))
             if layout.primary_key and current['primary_key'] != layout.primary_key:
                 if current['primary_key']:
                     raise Refusal('primary_key: %s already has the primary key (%s); changing it is not done in '
