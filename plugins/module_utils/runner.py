@@ -21,7 +21,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.pgdist.cluster.plugins.module_utils.connection import (
     HAS_PSYCOPG2, PSYCOPG2_IMPORT_ERROR, ConnectionFailure, connect, connection_argument_spec, scrub)
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
-from ansible_collections.pgdist.cluster.plugins.module_utils.plan import Plan, Refusal
+from ansible_collections.pgdist.cluster.plugins.module_utils.plan import SECRET_OPTIONS, Plan, Refusal, option_text
 
 if HAS_PSYCOPG2:
     import psycopg2
@@ -45,6 +45,20 @@ class Request(object):
         return value
 
 
+def hide_secret_options(module):
+    """Make secret generic options (options.password, ...) no_log before anything can fail.
+
+    A dict option cannot mark one of its keys no_log in the argument spec;
+    without this a failure before the reconciler runs (a refused connection)
+    would echo the password in the task's invocation.
+    """
+    for value in module.params.values():
+        if isinstance(value, dict):
+            for name in SECRET_OPTIONS:
+                if value.get(name) is not None:
+                    module.no_log_values.add(option_text(value[name]))
+
+
 def build_module(argument_spec, **kwargs):
     spec = connection_argument_spec()
     spec.update(argument_spec)
@@ -59,6 +73,7 @@ def run_module(argument_spec, reconcile, autocommit=False, connect_db=None, **mo
     from the params when it is not the `db` option.
     """
     module = build_module(argument_spec, **module_kwargs)
+    hide_secret_options(module)
     if not HAS_PSYCOPG2:
         module.fail_json(msg=missing_required_lib('psycopg2'), exception=str(PSYCOPG2_IMPORT_ERROR))
     try:
