@@ -8,12 +8,15 @@ table, and the seed's inheritance parent with CHECK children and a routing
 trigger. shard2 subscribes to a publication of the coordinator.
 """
 
+import os
 import socket
+import sys
 import time
 
 import pytest
+import yaml
 
-from support.ansible import run_module
+from support.ansible import REPO, run_module, run_playbook
 from support.pgcluster import start_cluster, wait_for
 
 DB = 'ci_db'
@@ -276,3 +279,31 @@ def test_check_mode_and_unknown_table(setup, coordinator):
     result, run = run_module('cluster_info', dict(db=DB, tables=['nope']), login=coordinator.login)
     assert not run.ok
     assert 'public.nope is not a partitioned table' in result['msg']
+
+
+def test_status_playbook_reports_down_shard_rows_and_replication(setup, coordinator, shard1, shard2, spare, tmp_path):
+    def host(cluster):
+        return dict(ansible_connection='local', ansible_python_interpreter=sys.executable,
+                    ansible_become=False, pgdist_unix_socket_directory=cluster.socket_dir,
+                    pgdist_port=cluster.port)
+    inventory = {'all': {'vars': {'pgdist_database': DB}, 'children': {
+        'coordinator': {'hosts': {'coord': host(coordinator)}},
+        'shards': {'hosts': {'s1': host(shard1), 'spare': host(spare)}},
+        'replicas': {'hosts': {'s2': host(shard2)}}}}}
+    path = tmp_path / 'hosts.yml'
+    path.write_text(yaml.safe_dump(inventory))
+    run = run_playbook(os.path.join(REPO, 'playbooks', 'status.yml'), inventory=str(path),
+                       extra_vars={'pgdist_status_probe_timeout': 1})
+    assert run.ok, run.stdout[-3000:] + run.stderr[-3000:]
+    assert sum(stats.get('changed', 0) for stats in run.stats.values()) == 0
+    report = '\n'.join(run.results('coord')[-1]['msg'])
+    assert 'ci_s1            up' in report
+    assert 'ci_down          DOWN' in report
+    assert 'public.events            declarative, 4 partitions, rows 67' in report
+    assert 'ci_s1                  30' in report
+    assert 'ci_down                unknown (server down)' in report
+    assert 'spare: DOWN or unreadable' in report
+    assert 'coord: slot ci_sub active' in report
+    assert 's2: subscription ci_sub enabled, worker running, tables ready=1' in report
+    for secret in SECRETS:
+        assert secret not in run.stdout
