@@ -47,6 +47,7 @@ except ImportError:  # pragma: no cover - reported by the runner
     pass
 
 ROUTING_TRIGGER = 'pgdist_route'
+MOVE_TRIGGER = 'pgdist_move'
 BOUND_CHECK_PREFIX = 'pgdist_bounds_'
 HASH_SHAPE_PREFIX = '_pgdist_hash_'
 
@@ -659,6 +660,8 @@ class CoordinatorPlanner(Planner):
             self.prune(child)
         if layout.mode == 'inheritance':
             self.routing(parent)
+        elif any(part.server for part in layout.partitions):
+            self.mover(parent)
         after = dict(table=layout.label, partitioning=layout.mode, method=layout.method, key=layout.key,
                      columns=after_columns, partitions=dict((part.name, part.view()) for part in layout.partitions))
         for child in unlisted:
@@ -829,11 +832,14 @@ class CoordinatorPlanner(Planner):
             self.plan.add(sqlbuild.drop_relation(sqlbuild.ident(child['schema'], child['name']),
                                                  foreign=child['kind'] == 'f'))
         self.plan.add(sqlbuild.drop_relation(layout.table))
-        function = self.routing_function_name()
-        if parent['kind'] == 'r' and catalog.function_source(self.conn, layout.schema, function) is not None:
-            self.plan.add(sqlbuild.drop_function(sqlbuild.ident(layout.schema, function)))
+        for function in (self.routing_function_name(), self.mover_function_name()):
+            if catalog.function_source(self.conn, layout.schema, function) is not None:
+                self.plan.add(sqlbuild.drop_function(sqlbuild.ident(layout.schema, function)))
 
     # inheritance routing
+
+    def mover_function_name(self):
+        return check_name(self.layout.name + '_pgdist_move', 'name (function %s_pgdist_move)' % self.layout.name)
 
     def routing_function_name(self):
         return check_name(self.layout.name + '_pgdist_route', 'name (routing function %s_pgdist_route)'
@@ -858,17 +864,27 @@ class CoordinatorPlanner(Planner):
         return sqlbuild.routing_body(branches, failure, lookup).as_string(self.conn)
 
     def routing(self, parent):
+        self.trigger(parent, self.routing_function_name(), ROUTING_TRIGGER, 'BEFORE INSERT', self.routing_body())
+
+    def mover(self, parent):
+        """Row movement out of foreign partitions on UPDATE of the key (see sqlbuild.mover_body)."""
         layout = self.layout
-        name = self.routing_function_name()
+        name = self.mover_function_name()
+        body = sqlbuild.mover_body(self.conn, layout.table, [column.name for column in layout.columns],
+                                   layout.key).as_string(self.conn)
+        self.trigger(parent, name, MOVE_TRIGGER, 'BEFORE UPDATE', body)
+
+    def trigger(self, parent, name, trigger, timing, body):
+        """A trigger function, replaced only when its source differs, and the trigger calling it."""
+        layout = self.layout
         function = sqlbuild.ident(layout.schema, name)
-        body = self.routing_body()
         if catalog.function_source(self.conn, layout.schema, name) != body:
-            self.plan.add(sqlbuild.create_routing_function(function, body))
-        current = catalog.trigger_function(self.conn, parent['oid'], ROUTING_TRIGGER) if parent else None
+            self.plan.add(sqlbuild.create_trigger_function(function, body))
+        current = catalog.trigger_function(self.conn, parent['oid'], trigger) if parent else None
         if current != '%s.%s' % (layout.schema, name):
             if current is not None:
-                self.plan.add(sqlbuild.drop_trigger(ROUTING_TRIGGER, layout.table))
-            self.plan.add(sqlbuild.create_routing_trigger(ROUTING_TRIGGER, layout.table, function))
+                self.plan.add(sqlbuild.drop_trigger(trigger, layout.table))
+            self.plan.add(sqlbuild.create_trigger(trigger, timing, layout.table, function))
 
 
 # -- shard side --------------------------------------------------------------------------

@@ -456,14 +456,9 @@ def routing_body(branches, failure, lookup=None):
     return sql.SQL('\n').join(lines)
 
 
-def create_routing_function(function, body_text):
+def create_trigger_function(function, body_text):
     return sql.SQL('CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {}').format(
         function, sql.Literal(body_text))
-
-
-def create_routing_trigger(name, table, function):
-    return sql.SQL('CREATE TRIGGER {} BEFORE INSERT ON {} FOR EACH ROW EXECUTE FUNCTION {}()').format(
-        sql.Identifier(name), table, function)
 
 
 def drop_function(function):
@@ -514,3 +509,40 @@ def count_rows(schema, name):
 
 def drop_trigger(name, table):
     return sql.SQL('DROP TRIGGER {} ON {}').format(sql.Identifier(name), table)
+
+
+def mover_body(conn, parent, columns, key):
+    """PL/pgSQL of the BEFORE UPDATE trigger that moves rows out of foreign partitions.
+
+    PostgreSQL does not move a row whose partition key changes out of a foreign
+    partition (postgres_fdw would update it in place, on the wrong shard). For a
+    foreign partition whose row changes its key, this deletes the old row there
+    (matching every column) and inserts the new row through the parent, which
+    routes it; local partitions keep PostgreSQL's own row movement. The DELETE
+    is a format() template: the % of quoted column names are doubled.
+    """
+    matches = sql.SQL(' AND ').join(
+        sql.SQL('{} IS NOT DISTINCT FROM ${}').format(sql.Identifier(name), sql.SQL(str(index + 1)))
+        for index, name in enumerate(columns))
+    template = 'DELETE FROM %I.%I WHERE ' + matches.as_string(conn).replace('%', '%%')
+    lines = [
+        sql.SQL('BEGIN'),
+        sql.SQL('  IF ROW({}) IS NOT DISTINCT FROM ROW({})').format(
+            sql.SQL(', ').join(column_ref(name, 'NEW') for name in key),
+            sql.SQL(', ').join(column_ref(name, 'OLD') for name in key)),
+        sql.SQL("     OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID) <> 'f' THEN"),
+        sql.SQL('    RETURN NEW;'),
+        sql.SQL('  END IF;'),
+        sql.SQL('  EXECUTE pg_catalog.format({}, TG_TABLE_SCHEMA, TG_TABLE_NAME) USING {};').format(
+            sql.Literal(template), sql.SQL(', ').join(column_ref(name, 'OLD') for name in columns)),
+        sql.SQL('  INSERT INTO {} VALUES (NEW.*);').format(parent),
+        sql.SQL('  RETURN NULL;'),
+        sql.SQL('END'),
+    ]
+    return sql.SQL('\n').join(lines)
+
+
+def create_trigger(name, timing, table, function):
+    """CREATE TRIGGER name <timing> ON table FOR EACH ROW ...; timing is one of our fixed phrases."""
+    return sql.SQL('CREATE TRIGGER {} ' + timing + ' ON {} FOR EACH ROW EXECUTE FUNCTION {}()').format(
+        sql.Identifier(name), table, function)
