@@ -260,7 +260,7 @@ def _wanted_connection(connection):
     return dict((key, str(value)) for key, value in connection.items() if value is not None)
 
 
-def _streaming(value, field='options.streaming'):
+def streaming_mode(value, field='options.streaming'):
     if value is None:
         return None
     text = {True: 'on', False: 'off'}.get(value, str(value).lower())
@@ -272,7 +272,7 @@ def _streaming(value, field='options.streaming'):
 def _subscription_view(row, connection):
     view = dict((key, row[key]) for key in ('name', 'enabled', 'binary', 'disable_on_error', 'synchronous_commit',
                                             'slot_name'))
-    view.update(publications=sorted(row['publications']), streaming=_streaming(row['streaming']),
+    view.update(publications=sorted(row['publications']), streaming=streaming_mode(row['streaming']),
                 connection=_shown_connection(connection))
     return view
 
@@ -301,7 +301,7 @@ def subscription(request):
         return dict(before=before, after={}, orphaned_slot=orphaned)
 
     options = dict(params.get('options') or {})
-    options['streaming'] = _streaming(options.get('streaming'))
+    options['streaming'] = streaming_mode(options.get('streaming'))
     if options.get('slot_name') is not None:
         check_identifier(options['slot_name'], 'options.slot_name')
     publications = params.get('publications')

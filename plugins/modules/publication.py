@@ -74,7 +74,7 @@ options:
 extends_documentation_fragment:
   - pgdist.cluster.connection
 author:
-  - pgdist.cluster contributors
+  - pgdist.cluster contributors (@pgdist)
 '''
 
 EXAMPLES = r'''

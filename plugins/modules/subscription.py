@@ -15,7 +15,7 @@ description:
   - Creates a subscription in O(db) on the subscriber, reconciles its connection, publications and options,
     refreshes it, or drops it together with its replication slot on the publisher.
   - The stored connection (C(pg_subscription.subconninfo)) is parsed and compared key by key with
-    O(connection); a change is applied with C(ALTER SUBSCRIPTION ... CONNECTION). The password is never shown:
+    O(connection); a change is applied with C(ALTER SUBSCRIPTION ... CONNECTION). The password is never shown,
     it is C(********) in RV(queries), diffs, warnings and errors.
   - Changed O(publications) are applied with C(ALTER SUBSCRIPTION ... SET PUBLICATION), which also refreshes
     the subscription (copying the new tables unless O(options.copy_data=false)) when it is enabled.
@@ -121,7 +121,7 @@ options:
 extends_documentation_fragment:
   - pgdist.cluster.connection
 author:
-  - pgdist.cluster contributors
+  - pgdist.cluster contributors (@pgdist)
 '''
 
 EXAMPLES = r'''

@@ -124,7 +124,7 @@ BAD_FILTERS = [
 
 def test_bad_input_is_refused_naming_the_field(pg):
     tasks = [{'name': where, 'ignore_errors': True, 'pgdist.cluster.publication': dict(
-        pg.login, name='bad', tables=[{'name': 'books', 'where': where}])} for where, _ in BAD_FILTERS]
+        pg.login, name='bad', tables=[{'name': 'books', 'where': where}])} for where, _message in BAD_FILTERS]
     tasks.append({'name': 'unknown table', 'ignore_errors': True, 'check_mode': True,
                   'pgdist.cluster.publication': dict(pg.login, name='bad', tables=['books', 'ref.nosuch'])})
     results = run_tasks(tasks).results()
