@@ -1,0 +1,116 @@
+"""The English seed with partitioning: inheritance: booksample routed by
+location by a generated trigger (paris local, lagos on a shard), lend routed
+through its booksample row, rows checked on the shard itself."""
+
+import psycopg2
+import pytest
+
+from support.ansible import run_tasks
+from support.pgcluster import SUPERUSER_PASSWORD
+
+DB = 'ptinherit'
+BOOKSAMPLE = [{'name': 'id', 'type': 'int'}, {'name': 'state', 'type': 'varchar'},
+              {'name': 'lendable', 'type': 'bool', 'default': False}, {'name': 'location', 'type': 'varchar'},
+              {'name': 'book_id', 'type': 'int'}]
+LEND = [{'name': 'student_id', 'type': 'int'}, {'name': 'booksample_id', 'type': 'int'},
+        {'name': 'at', 'type': 'date'}, {'name': 'returned_at', 'type': 'date'}]
+BY_LOCATION = {'method': 'list', 'key': 'location'}
+ROUTE = {'table': 'booksample', 'column': 'booksample_id', 'references': 'id'}
+
+
+def booksample(login, extra=(), **args):
+    partitions = [{'name': 'booksample_paris', 'values': ['paris']},
+                  {'name': 'booksample_lagos', 'values': ['lagos'], 'server': 'lagos'}] + list(extra)
+    return {'name': 'booksample', 'pgdist.cluster.partitioned_table': dict(
+        login, db=DB, name='booksample', partitioning='inheritance', columns=BOOKSAMPLE, partition_by=BY_LOCATION,
+        partitions=partitions, **args)}
+
+
+def lend(login):
+    return {'name': 'lend', 'pgdist.cluster.partitioned_table': dict(
+        login, db=DB, name='lend', partitioning='inheritance', columns=LEND, partition_by=BY_LOCATION,
+        route_via=ROUTE, partitions=[{'name': 'lend_paris', 'values': ['paris']},
+                                     {'name': 'lend_lagos', 'values': ['lagos'], 'server': 'lagos'}])}
+
+
+def shard_tasks(login):
+    return [
+        {'name': 'booksample_lagos on the shard', 'pgdist.cluster.partitioned_table': dict(
+            login, db=DB, name='booksample', side='shard', partitioning='inheritance', columns=BOOKSAMPLE,
+            partition_by=BY_LOCATION, partitions=[{'name': 'booksample_lagos', 'values': ['lagos']}])},
+        {'name': 'lend_lagos on the shard', 'pgdist.cluster.partitioned_table': dict(
+            login, db=DB, name='lend', side='shard', partitioning='inheritance', columns=LEND,
+            partition_by=BY_LOCATION, route_via=ROUTE, partitions=[{'name': 'lend_lagos', 'values': ['lagos']}])},
+    ]
+
+
+@pytest.fixture(scope='module')
+def seed(coordinator, shard2):
+    for cluster in (coordinator, shard2):
+        cluster.query('DROP DATABASE IF EXISTS %s' % DB)
+        cluster.query('CREATE DATABASE %s' % DB)
+    coordinator.query('CREATE EXTENSION postgres_fdw', dbname=DB)
+    coordinator.query("CREATE SERVER lagos FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %s, port %s, dbname %s)",
+                      (shard2.host, str(shard2.port), DB), dbname=DB)
+    coordinator.query("CREATE USER MAPPING FOR postgres SERVER lagos OPTIONS (user 'postgres', password %s)",
+                      (SUPERUSER_PASSWORD,), dbname=DB)
+    tasks = shard_tasks(shard2.login) + [booksample(coordinator.login), lend(coordinator.login)]
+    first = run_tasks(tasks)
+    second = run_tasks(tasks)
+    return dict(first=first, second=second, tasks=tasks)
+
+
+def test_seed_layout_is_built_once(seed, coordinator):
+    assert seed['first'].ok, seed['first'].stdout
+    assert seed['first'].changed('localhost') == 4
+    assert seed['second'].ok and seed['second'].changed('localhost') == 0, seed['second'].stdout
+    children = coordinator.query("""
+        SELECT i.inhparent::regclass::text, c.relname, c.relkind,
+               (SELECT string_agg(pg_get_constraintdef(k.oid), ' ') FROM pg_constraint k
+                 WHERE k.conrelid = c.oid AND k.contype = 'c')
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid ORDER BY 1, 2""", dbname=DB)
+    assert [(parent, name, kind) for parent, name, kind, _ in children] == [
+        ('booksample', 'booksample_lagos', 'f'), ('booksample', 'booksample_paris', 'r'),
+        ('lend', 'lend_lagos', 'f'), ('lend', 'lend_paris', 'r')]
+    assert "'lagos'" in children[0][3] and "'paris'" in children[1][3]
+    assert children[2][3] is None  # lend rows follow their booksample: no key of their own
+    assert coordinator.scalar("SELECT relkind FROM pg_class WHERE relname = 'booksample'", dbname=DB) == 'r'
+    triggers = coordinator.query("SELECT tgrelid::regclass::text, tgname FROM pg_trigger ORDER BY 1", dbname=DB)
+    assert triggers == [('booksample', 'pgdist_route'), ('lend', 'pgdist_route')]
+
+
+def test_rows_are_routed_like_the_seed(seed, coordinator, shard2):
+    coordinator.query("INSERT INTO booksample VALUES (1, 'new', true, 'paris', 1), (2, 'used', true, 'lagos', 1)",
+                      dbname=DB)
+    coordinator.query("INSERT INTO lend VALUES (100, 1, '2024-01-02', NULL), (101, 2, '2024-01-03', NULL)",
+                      dbname=DB)
+    assert coordinator.query("SELECT id FROM ONLY booksample", dbname=DB) == []
+    assert coordinator.query("SELECT id, location FROM ONLY booksample_paris", dbname=DB) == [(1, 'paris')]
+    assert shard2.query("SELECT id, location FROM booksample_lagos", dbname=DB) == [(2, 'lagos')]
+    assert coordinator.query("SELECT student_id FROM ONLY lend_paris", dbname=DB) == [(100,)]
+    assert shard2.query("SELECT student_id, booksample_id FROM lend_lagos", dbname=DB) == [(101, 2)]
+    assert coordinator.query("SELECT id FROM booksample ORDER BY id", dbname=DB) == [(1,), (2,)]
+    plan = '\n'.join(r[0] for r in coordinator.query(
+        "EXPLAIN SELECT * FROM booksample WHERE location = 'lagos'", dbname=DB))
+    assert 'booksample_lagos' in plan and 'booksample_paris' not in plan  # constraint exclusion
+    with pytest.raises(psycopg2.errors.CheckViolation,
+                       match=r'no partition of public.booksample accepts a row with \(location\) = \(tokyo\)'):
+        coordinator.query("INSERT INTO booksample VALUES (3, 'new', true, 'tokyo', 1)", dbname=DB)
+    with pytest.raises(psycopg2.errors.CheckViolation, match=r'looked up in public.booksample by id = booksample_id'):
+        coordinator.query("INSERT INTO lend VALUES (102, 999, '2024-01-03', NULL)", dbname=DB)
+    with pytest.raises(psycopg2.errors.CheckViolation):
+        shard2.query("INSERT INTO booksample_lagos (id, location) VALUES (4, 'paris')", dbname=DB)
+
+
+def test_new_child_regenerates_only_the_routing_function(seed, coordinator):
+    before = coordinator.scalar("SELECT xmin::text FROM pg_proc WHERE proname = 'lend_pgdist_route'", dbname=DB)
+    tokyo = [{'name': 'booksample_tokyo', 'values': ['tokyo']}]
+    run = run_tasks([booksample(coordinator.login, tokyo), lend(coordinator.login)])
+    assert run.ok, run.stdout
+    booksample_result, lend_result = run.results()
+    assert booksample_result['changed'] and not lend_result['changed']
+    assert any('CREATE OR REPLACE FUNCTION' in q for q in booksample_result['queries'])
+    assert coordinator.scalar("SELECT xmin::text FROM pg_proc WHERE proname = 'lend_pgdist_route'",
+                              dbname=DB) == before
+    coordinator.query("INSERT INTO booksample VALUES (3, 'new', true, 'tokyo', 1)", dbname=DB)
+    assert coordinator.query("SELECT id FROM booksample_tokyo", dbname=DB) == [(3,)]
