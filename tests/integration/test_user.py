@@ -1,0 +1,108 @@
+"""pgdist.cluster.user on shard2: attributes, connection limit, SCRAM/MD5 password comparison, on_create, absent."""
+
+import psycopg2
+import pytest
+
+from support.ansible import run_tasks
+from support.snapshot import snapshot
+from support.tasks import by_name, task
+
+PASSWORD = 'T2-user-pw-1'
+
+
+def verifier(cluster, name):
+    return cluster.scalar("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (name,))
+
+
+def attributes(cluster, name):
+    return cluster.query("SELECT rolcanlogin, rolcreatedb, rolreplication, rolsuper, rolconnlimit FROM pg_roles "
+                         "WHERE rolname = %s", (name,))
+
+
+def can_login(cluster, name, password):
+    try:
+        cluster.connect(user=name, password=password).close()
+        return True
+    except psycopg2.OperationalError:
+        return False
+
+
+def test_user_lifecycle(shard2):
+    wanted = dict(name='t2_app', password=PASSWORD, attributes=['CREATEDB', 'replication', 'NOSUPERUSER'],
+                  connection_limit=5)
+    first = run_tasks([task('user', 'user', shard2, **wanted)], diff=True)
+    assert first.ok, first.stdout
+    result = by_name(first)['user']
+    assert result['changed'] and result['password_changed']
+    assert result['queries'] == ['CREATE ROLE "t2_app" LOGIN CREATEDB REPLICATION NOSUPERUSER CONNECTION LIMIT 5 '
+                                 'PASSWORD \'********\'']
+    assert result['diff']['before'] == {} and result['diff']['after']['rolcreatedb'] is True
+    assert attributes(shard2, 't2_app') == [(True, True, True, False, 5)]
+    assert verifier(shard2, 't2_app').startswith('SCRAM-SHA-256$4096:')
+    assert can_login(shard2, 't2_app', PASSWORD)
+
+    again = run_tasks([task('user', 'user', shard2, **wanted)])
+    assert again.ok and again.changed('localhost') == 0
+    assert not by_name(again)['user']['password_changed']
+
+    # Check mode: limit and login change planned, catalog untouched.
+    before = snapshot(shard2)
+    changes = dict(wanted, connection_limit=-1, login=False)
+    check = run_tasks([task('user', 'user', shard2, **changes)], check=True, diff=True)
+    result = by_name(check)['user']
+    assert check.ok and result['changed'] and not result['password_changed']
+    assert result['queries'] == ['ALTER ROLE "t2_app" NOLOGIN CONNECTION LIMIT  -1']
+    assert result['diff']['before']['connection_limit'] == 5 and result['diff']['after']['connection_limit'] == -1
+    assert result['diff']['before']['rolcanlogin'] is True and result['diff']['after']['rolcanlogin'] is False
+    assert snapshot(shard2) == before
+
+    applied = run_tasks([task('user', 'user', shard2, **changes)])
+    assert applied.ok and applied.changed('localhost') == 1
+    assert attributes(shard2, 't2_app') == [(False, True, True, False, -1)]
+
+
+@pytest.mark.parametrize('encryption, prefix', [('scram-sha-256', 'SCRAM-SHA-256$'), ('md5', 'md5')])
+def test_password_compared_with_server_stored_verifier(shard2, encryption, prefix):
+    role = 't2_pw_' + encryption.replace('-', '_')
+    conn = shard2.connect()
+    with conn.cursor() as cursor:
+        cursor.execute("SET password_encryption = %s", (encryption,))
+        cursor.execute('CREATE ROLE %s LOGIN PASSWORD %%s' % role, (PASSWORD,))
+    conn.close()
+    stored = verifier(shard2, role)
+    assert stored.startswith(prefix)
+    run = run_tasks([
+        task('same', 'user', shard2, name=role, password=PASSWORD),
+        task('on_create', 'user', shard2, name=role, password='other-pw-1', update_password='on_create'),
+    ])
+    results = by_name(run)
+    assert run.ok and run.changed('localhost') == 0
+    assert not results['same']['password_changed'] and not results['on_create']['password_changed']
+    assert verifier(shard2, role) == stored
+
+    changed = run_tasks([task('new', 'user', shard2, name=role, password='other-pw-2')])
+    assert changed.ok and changed.changed('localhost') == 1
+    assert verifier(shard2, role).startswith('SCRAM-SHA-256$')  # new passwords are stored as SCRAM
+    assert can_login(shard2, role, 'other-pw-2') and not can_login(shard2, role, PASSWORD)
+
+
+def test_bad_attribute_and_absent(shard2):
+    shard2.query('CREATE ROLE t2_gone')
+    before = snapshot(shard2)
+    run = run_tasks([
+        task('bad', 'user', shard2, name='t2_gone', attributes=['CREATEDB', 'SUPERPOWERS'],
+             _task={'ignore_errors': True}),
+        task('contradiction', 'user', shard2, name='t2_gone', attributes=['NOLOGIN'],
+             _task={'ignore_errors': True}),
+        task('drop', 'user', shard2, name='t2_gone', state='absent', _task={'check_mode': True}),
+    ])
+    results = by_name(run)
+    assert results['bad']['failed'] and "attributes: unknown role attribute 'SUPERPOWERS'" in results['bad']['msg']
+    assert results['contradiction']['failed'] and 'login' in results['contradiction']['msg']
+    assert results['drop']['changed']
+    assert snapshot(shard2) == before
+    run = run_tasks([task('drop', 'user', shard2, name='t2_gone', state='absent'),
+                     task('again', 'user', shard2, name='t2_gone', state='absent')])
+    results = by_name(run)
+    assert results['drop']['changed'] and not results['again']['changed']
+    assert shard2.scalar("SELECT count(*) FROM pg_roles WHERE rolname = 't2_gone'") == 0
