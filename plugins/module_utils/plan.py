@@ -33,6 +33,7 @@ class Plan(object):
         self.secrets = set()
         self.warnings = []
         self.outside_transaction = set()
+        self.committed = 0
 
     def add(self, query, secrets=(), in_transaction=True):
         """Queue one statement; secrets are values that must never be shown.
@@ -76,7 +77,10 @@ class Plan(object):
                 if index in self.outside_transaction and not conn.autocommit:
                     conn.commit()
                     conn.autocommit = True
+                    self.committed = index
                 cursor.execute(query)
+                if conn.autocommit:
+                    self.committed = index + 1
 
 
 def option_text(value):

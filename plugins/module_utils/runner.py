@@ -97,7 +97,12 @@ def run_module(argument_spec, reconcile, autocommit=False, connect_db=None, **mo
         if not conn.closed:
             conn.rollback()
         message = scrub(str(exc).strip(), plan.secrets)
-        module.fail_json(msg='PostgreSQL refused the change, nothing was applied: %s' % message,
+        if plan.committed:
+            outcome = '%d of %d statements were applied before it (they cannot run in a transaction)' % (
+                plan.committed, len(plan.statements))
+        else:
+            outcome = 'nothing was applied'
+        module.fail_json(msg='PostgreSQL refused the change, %s: %s' % (outcome, message),
                          queries=plan.rendered(conn) if not conn.closed else [])
     except Exception as exc:  # keep secrets out of unexpected failures too
         if not conn.closed:
