@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 
-.PHONY: venv system-deps test unit integration roles sanity lint molecule demo bench clean
+.PHONY: venv system-deps test unit integration roles collection sanity lint molecule demo bench clean
 
 venv: $(VENV)/.installed
 
@@ -25,6 +25,19 @@ unit: venv system-deps
 
 integration: venv system-deps
 	$(PYTEST) tests/integration
+
+# Role tests: deploy inventories/local (three clusters on this machine) and check it.
+roles: venv system-deps collection
+	$(PYTEST) tests/roles
+
+# This clone as the collection pgdist.cluster for ansible.cfg's collections_path.
+collection:
+	mkdir -p build/collections/ansible_collections/pgdist
+	ln -sfn ../../../.. build/collections/ansible_collections/pgdist/cluster
+
+# Deploy inventories/local, insert sample rows through the coordinator, show where they landed.
+demo: venv collection
+	VENV=$(VENV) bash scripts/demo.sh
 
 # ansible-test sanity on a copy at ansible_collections/pgdist/cluster (scripts/sanity.sh says why).
 sanity: venv

@@ -3,8 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that render PostgreSQL configuration for the server role.
 
-``hba_lines(rules, source='pgdist_hba_rules')``
-    Validates pg_hba rules and returns one pg_hba.conf line per rule. A rule
+``hba_lines(generated, internal=[], user=[])``
+    Validates pg_hba rules (the role's generated ones, those of the
+    ``pgdist_hba_internal_rules`` hook, then ``pgdist_hba_rules``) and returns
+    one pg_hba.conf line per rule, in that order. A rule
     is a dict: ``type`` (local, host, hostssl, hostnossl, hostgssenc,
     hostnogssenc), ``database`` and ``user`` (a name or a list), ``address``
     (host lines only: an address, CIDR or host name; a bare IP becomes /32 or
@@ -59,8 +61,16 @@ def _address(value, label):
     return network.with_prefixlen
 
 
-def hba_lines(rules, source='pgdist_hba_rules'):
-    """Validated pg_hba.conf lines, one per rule."""
+def hba_lines(generated, internal=None, user=None):
+    """Validated pg_hba.conf lines: generated rules, then the hook's, then the user's."""
+    lines = []
+    for source, rules in (('generated rules', generated), ('pgdist_hba_internal_rules', internal or []),
+                          ('pgdist_hba_rules', user or [])):
+        lines.extend(_hba_source_lines(rules, source))
+    return lines
+
+
+def _hba_source_lines(rules, source):
     if not isinstance(rules, list):
         raise AnsibleFilterError('%s must be a list of rules, got %s' % (source, type(rules).__name__))
     lines = []

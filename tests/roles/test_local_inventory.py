@@ -1,0 +1,155 @@
+"""Role tests: deploy inventories/local (coordinator1, shard1, shard2 as three clusters on this
+machine, on 127.0.0.1/.2/.3) with site.yml, then check idempotence, check mode, pg_hba, reload vs
+restart and where rows land. The clusters are the ones `make demo` uses."""
+
+import os
+import socket
+import struct
+import subprocess
+import sys
+
+import psycopg2
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from support.ansible import REPO, run_playbook  # noqa: E402
+
+INVENTORY = os.path.join(REPO, 'inventories', 'local', 'hosts.yml')
+SITE = os.path.join(REPO, 'site.yml')
+HOSTS = {'coordinator1': ('127.0.0.1', 55432, 'pgdist_coordinator'),
+         'shard1': ('127.0.0.2', 55433, 'pgdist_shard1'),
+         'shard2': ('127.0.0.3', 55434, 'pgdist_shard2')}
+FDW_USER, FDW_PASSWORD = 'pgdist_fdw', 'pgdist-local-demo-only'
+
+
+def deploy(**kwargs):
+    run = run_playbook(SITE, inventory=INVENTORY, **kwargs)
+    assert run.ok, 'site.yml failed:\n%s\n%s' % (run.stdout[-6000:], run.stderr[-3000:])
+    return run
+
+
+def changed(run):
+    return dict((host, run.changed(host)) for host in HOSTS)
+
+
+def psql(host, sql, dbname='library'):
+    """Run SQL as the postgres system user over the host's unix socket (peer authentication)."""
+    port = HOSTS[host][1]
+    out = subprocess.run(['runuser', '-u', 'postgres', '--', 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-p', str(port),
+                          '-d', dbname, '-c', sql], check=True, stdout=subprocess.PIPE, text=True)
+    return out.stdout.strip()
+
+
+def started(host):
+    return psql(host, 'SELECT pg_postmaster_start_time()', 'postgres')
+
+
+def startup_reply(source, host, port, user, database):
+    """Send a protocol startup message from source; return 'auth <code>' or the server's error text."""
+    with socket.socket() as sock:
+        sock.settimeout(10)
+        sock.bind((source, 0))
+        sock.connect((host, port))
+        params = b''.join(part.encode() + b'\0' for part in ('user', user, 'database', database)) + b'\0'
+        sock.sendall(struct.pack('!ii', len(params) + 8, 196608) + params)
+        kind = sock.recv(1)
+        length = struct.unpack('!i', sock.recv(4))[0]
+        body = b''
+        while len(body) < length - 4:
+            body += sock.recv(length - 4 - len(body))
+    if kind == b'R':
+        return 'auth %d' % struct.unpack('!i', body[:4])[0]
+    return body.decode(errors='replace')
+
+
+@pytest.fixture(scope='module')
+def deployed():
+    return deploy()
+
+
+def test_second_run_changes_nothing(deployed):
+    assert changed(deploy()) == dict.fromkeys(HOSTS, 0)
+
+
+def test_check_mode_after_deploy_changes_nothing(deployed):
+    assert changed(deploy(check=True)) == dict.fromkeys(HOSTS, 0)
+
+
+def test_rows_land_on_their_shard(deployed):
+    psql('coordinator1', "INSERT INTO booksample VALUES (9001, 'test', true, 'paris', 1), (9002, 'test', true, 'lagos', 2);"
+                         "INSERT INTO lend VALUES (9001, 9002, '2024-01-01', NULL);"
+                         "INSERT INTO parent VALUES (9001, 'x', 150000);"
+                         "INSERT INTO events VALUES (9001, 'test')")
+    try:
+        assert psql('shard1', 'SELECT count(*) FROM booksample_paris WHERE id = 9001') == '1'
+        assert psql('shard2', 'SELECT count(*) FROM booksample_lagos WHERE id = 9002') == '1'
+        assert psql('shard2', 'SELECT count(*) FROM lend_lagos WHERE student_id = 9001') == '1'
+        assert psql('shard2', 'SELECT count(*) FROM child2 WHERE id = 9001') == '1'
+        partition = psql('coordinator1', 'SELECT tableoid::regclass FROM events WHERE id = 9001')
+        servers = psql('coordinator1', "SELECT s.srvname FROM pg_foreign_table f JOIN pg_foreign_server s "
+                                       "ON s.oid = f.ftserver WHERE f.ftrelid = '%s'::regclass" % partition)
+        assert psql(servers, 'SELECT count(*) FROM %s WHERE id = 9001' % partition) == '1'
+        plan = psql('coordinator1', 'EXPLAIN (COSTS OFF) SELECT * FROM events WHERE id = 9001')
+        assert plan.count('Foreign Scan') == 1, plan
+    finally:
+        psql('coordinator1', 'DELETE FROM lend WHERE student_id = 9001; DELETE FROM booksample WHERE id IN (9001, 9002);'
+                             'DELETE FROM parent WHERE id = 9001; DELETE FROM events WHERE id = 9001')
+
+
+@pytest.mark.parametrize('shard', ['shard1', 'shard2'])
+def test_shard_admits_the_fdw_user_from_the_coordinator_only(deployed, shard):
+    address, port, _ = HOSTS[shard]
+    # From the coordinator's address the server asks for a SCRAM password (SASL, code 10) ...
+    assert startup_reply('127.0.0.1', address, port, FDW_USER, 'library') == 'auth 10'
+    # ... and the password works (an unbound client to 127.0.0.x leaves from 127.0.0.1).
+    conn = psycopg2.connect(host=address, port=port, user=FDW_USER, password=FDW_PASSWORD, dbname='library')
+    conn.close()
+    # From any other address (the other shard's) there is no pg_hba entry at all.
+    other = [HOSTS[name][0] for name in HOSTS if name not in (shard, 'coordinator1')][0]
+    reply = startup_reply(other, address, port, FDW_USER, 'library')
+    assert 'no pg_hba.conf entry for host "%s"' % other in reply
+    # Nor for another user or database from the coordinator.
+    assert 'no pg_hba.conf entry' in startup_reply('127.0.0.1', address, port, 'postgres', 'library')
+    assert 'no pg_hba.conf entry' in startup_reply('127.0.0.1', address, port, FDW_USER, 'postgres')
+
+
+def test_setting_change_in_check_mode_reports_and_alters_nothing(deployed):
+    conf = '/etc/postgresql/15/pgdist_shard1/conf.d/50-pgdist.conf'
+    before = open(conf).read()
+    run = deploy(check=True, diff=True, extra_vars={'pgdist_postgresql_settings': {'work_mem': '7MB'}})
+    assert all(count > 0 for count in changed(run).values()), changed(run)
+    assert open(conf).read() == before
+    assert psql('shard1', 'SHOW work_mem', 'postgres') != '7MB'
+
+
+def test_reloadable_setting_reloads_and_listen_addresses_restarts(deployed):
+    start = dict((host, started(host)) for host in HOSTS)
+    try:
+        deploy(extra_vars={'pgdist_postgresql_settings': {'work_mem': '7MB'}})
+        assert psql('shard1', 'SHOW work_mem', 'postgres') == '7MB'
+        assert dict((host, started(host)) for host in HOSTS) == start
+        deploy(extra_vars={'pgdist_postgresql_settings': {'work_mem': '7MB'},
+                           'pgdist_listen_addresses': '{{ pgdist_address }},localhost'})
+        assert all(started(host) != start[host] for host in HOSTS)
+        assert psql('shard1', 'SHOW listen_addresses', 'postgres') == '127.0.0.2,localhost'
+    finally:
+        deploy()
+    assert psql('shard1', 'SHOW listen_addresses', 'postgres') == '127.0.0.2'
+    assert psql('shard1', 'SHOW work_mem', 'postgres') == '4MB'
+    assert changed(deploy()) == dict.fromkeys(HOSTS, 0)
+
+
+def test_trust_over_tcp_is_refused_before_any_change(deployed):
+    run = run_playbook(SITE, inventory=INVENTORY, extra_vars={'pgdist_hba_rules': [
+        {'type': 'host', 'database': 'all', 'user': 'all', 'address': '0.0.0.0/0', 'method': 'trust'}]})
+    assert not run.ok
+    assert 'pgdist_hba_rules[0]: method trust is refused' in run.stdout
+    assert all(not count for count in changed(run).values())
+
+
+def test_wrong_type_fails_in_the_argument_spec(deployed):
+    run = run_playbook(SITE, inventory=INVENTORY, extra_vars={'pgdist_port': 'not-a-port'})
+    assert not run.ok
+    assert "argument 'pgdist_port'" in run.stdout
+    assert all(not count for count in changed(run).values())
