@@ -94,12 +94,8 @@ def _group(inventory: dict, group: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def nodes(inventory) -> dict[str, Node]:
-    names = set(_hostvars_names(inventory))
-    return {name: Node(name, _hostvars(inventory, name)) for name in sorted(names)}
-
-
-def _hostvars_names(inventory: dict) -> list[str]:
-    return list(inventory.get("_meta", {}).get("hostvars", {}))
+    names = sorted(inventory.get("_meta", {}).get("hostvars", {}))
+    return {name: Node(name, _hostvars(inventory, name)) for name in names}
 
 
 @pytest.fixture(scope="session")
@@ -139,3 +135,9 @@ def foreign_placement(coordinator: Node, db: str) -> dict[str, str]:
 
 def plan_text(node: Node, sql: str, db: str) -> str:
     return node.value(f"EXPLAIN (COSTS OFF) {sql}", db)
+
+
+def by_address(nodes, address: str) -> Node:
+    """The node (among nodes) whose pgdist_address is address."""
+    (node,) = [n for n in nodes if n.address == address]
+    return node

@@ -6,9 +6,8 @@ import re
 
 import pytest
 
-from conftest import foreign_placement, plan_text
-
-DB = "library"
+from conftest import by_address, foreign_placement, plan_text
+from pgdist_checks import *  # noqa: F401,F403  (listen_addresses, pg_hba, fdw connections)
 
 
 @pytest.fixture(scope="module")
@@ -26,72 +25,6 @@ def loaded(coordinator, pgvars):
         db,
     )
     return db
-
-
-def by_address(shards, address):
-    (node,) = [s for s in shards if s.address == address]
-    return node
-
-
-# -- configuration the roles promise ---------------------------------------------------------
-
-
-def test_listen_addresses(coordinator, shards):
-    for node in [coordinator, *shards]:
-        assert node.value("SHOW listen_addresses") == f"localhost,{node.address}"
-        assert node.host.socket(f"tcp://{node.address}:{node.port}").is_listening
-        assert node.host.socket(f"tcp://127.0.0.1:{node.port}").is_listening
-        assert not node.host.socket(f"tcp://0.0.0.0:{node.port}").is_listening
-
-
-def test_no_trust_over_tcp_and_hba_parses(coordinator, shards):
-    for node in [coordinator, *shards]:
-        rows = node.query("SELECT type, auth_method, coalesce(error, '') FROM pg_hba_file_rules")
-        assert rows, f"{node.name}: empty pg_hba"
-        assert all(err == "" for _, _, err in rows), f"{node.name}: pg_hba errors {rows}"
-        assert not [r for r in rows if r[0].startswith("host") and r[1] == "trust"], node.name
-
-
-def test_shard_hba_admits_fdw_user_from_coordinator_only(coordinator, shards, pgvars):
-    for shard in shards:
-        rows = shard.query(
-            "SELECT array_to_string(database, ','), array_to_string(user_name, ','), address, "
-            "netmask, auth_method FROM pg_hba_file_rules WHERE type LIKE 'host%'"
-        )
-        fdw_rules = [r for r in rows if pgvars["fdw_user"] in r[1].split(",") or r[1] == "all"]
-        assert fdw_rules == [
-            [pgvars["database"], pgvars["fdw_user"], coordinator.address, "255.255.255.255", "scram-sha-256"]
-        ], f"{shard.name}: {rows}"
-
-
-def test_coordinator_hba_has_no_fdw_rule(coordinator, pgvars):
-    users = coordinator.value(
-        "SELECT string_agg(array_to_string(user_name, ','), ';') FROM pg_hba_file_rules "
-        "WHERE type LIKE 'host%'"
-    )
-    assert pgvars["fdw_user"] not in users
-
-
-def test_fdw_user_connects_from_coordinator(coordinator, shards, pgvars):
-    for shard in shards:
-        r = coordinator.connect_as(shard, pgvars["fdw_user"], pgvars["fdw_password"], pgvars["database"])
-        assert r.rc == 0, f"coordinator -> {shard.name}: {r.stderr}"
-        assert r.stdout.strip() == f"{shard.address}|{coordinator.address}"
-
-
-def test_fdw_user_rejected_from_other_shard(shards, pgvars):
-    for source in shards:
-        for target in shards:
-            if source is target:
-                continue
-            r = source.connect_as(target, pgvars["fdw_user"], pgvars["fdw_password"], pgvars["database"])
-            assert r.rc != 0, f"{source.name} -> {target.name} must be rejected"
-            assert "no pg_hba.conf entry" in r.stderr and source.address in r.stderr, r.stderr
-
-
-def test_wrong_password_rejected_from_coordinator(coordinator, shards, pgvars):
-    r = coordinator.connect_as(shards[0], pgvars["fdw_user"], "not-the-password", pgvars["database"])
-    assert r.rc != 0 and "password authentication failed" in r.stderr, r.stderr
 
 
 # -- data placement ----------------------------------------------------------------------------
