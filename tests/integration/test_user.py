@@ -47,7 +47,8 @@ def test_user_lifecycle(shard2):
 
     # Check mode: limit and login change planned, catalog untouched.
     before = snapshot(shard2)
-    changes = dict(wanted, connection_limit=-1, login=False)
+    changes = dict(wanted)
+    changes.update(connection_limit=-1, login=False)
     check = run_tasks([task('user', 'user', shard2, **changes)], check=True, diff=True)
     result = by_name(check)['user']
     assert check.ok and result['changed'] and not result['password_changed']
