@@ -416,7 +416,7 @@ def resolve(conn, layout):
     if layout.route_via:
         return
     layout.key_types = [(layout.column(name).type_sql, categories[name]) for name in layout.key]
-    for position, (type_sql, _) in enumerate(layout.key_types):
+    for position, type_sql in enumerate(type_sql for type_sql, category in layout.key_types):
         slots = []
         for part in layout.partitions:
             bound = part.bound
@@ -471,22 +471,22 @@ def check_bounds(layout):
                     raise InvalidInput('partitions: %s lists value %r twice' % (part.name, value))
                 owners[value] = part.name
     elif layout.method == 'range':
-        categories = [category for _, category in layout.key_types] or ['S'] * len(layout.key)
+        categories = [category for type_sql, category in layout.key_types] or ['S'] * len(layout.key)
 
         def key(values):
             return tuple(_typed(value, category) for value, category in zip(values, categories))
         ranges = []
         for part in parts:
             lower, upper = key(part.bound.lower), key(part.bound.upper)
-            if not lower < upper:
+            if lower >= upper:
                 raise InvalidInput('partitions: %s: the range %s is empty (from must be below to)'
                                    % (part.name, part.bound.text()))
             ranges.append((lower, upper, part))
         ranges.sort(key=lambda item: item[0])
-        for (_, upper, first), (lower, _, second) in zip(ranges, ranges[1:]):
-            if lower < upper:
+        for first, second in zip(ranges, ranges[1:]):
+            if second[0] < first[1]:
                 raise InvalidInput('partitions: %s and %s overlap (%s; %s)'
-                                   % (first.name, second.name, first.bound.text(), second.bound.text()))
+                                   % (first[2].name, second[2].name, first[2].bound.text(), second[2].bound.text()))
     elif layout.method == 'hash' and parts:
         moduli = sorted(set(part.bound.modulus for part in parts))
         for smaller, larger in zip(moduli, moduli[1:]):
@@ -694,8 +694,8 @@ class CoordinatorPlanner(Planner):
         if missing:
             users = [part.name for part in self.layout.partitions if part.server in missing]
             raise InvalidInput('partitions: %s: foreign server %s does not exist in database %s; create it first '
-                               '(pgdist.cluster.foreign_server)' % (', '.join(users), ', '.join(sorted(missing)),
-                                                                     self.conn.info.dbname))
+                               '(pgdist.cluster.foreign_server)'
+                               % (', '.join(users), ', '.join(sorted(missing)), self.conn.info.dbname))
 
     def check_parent(self, parent):
         layout = self.layout
@@ -855,8 +855,8 @@ class CoordinatorPlanner(Planner):
         lookup = None
         if layout.route_via:
             route = layout.route_via
-            message += _raise_text(' (looked up in %s.%s by %s = %s)' % (route['table'] + (route['references'],
-                                                                                         route['column'])))
+            looked_up = route['table'] + (route['references'], route['column'])
+            message += _raise_text(' (looked up in %s.%s by %s = %s)' % looked_up)
             lookup = (sqlbuild.ident(*route['table']), route['column'], route['references'], layout.key)
         refs = [sqlbuild.column_ref(name, record) for name in layout.key]
         failure = sql.SQL("{}, ROW({}) USING ERRCODE = 'check_violation'").format(
@@ -919,7 +919,7 @@ class ShardPlanner(Planner):
         if not layout.present:
             self.drop_all(existing, targets, shapes)
             return dict(before=before, after={}, partitions={}, unlisted_partitions=[])
-        self.ensure_schemas(set(schema for schema, _ in targets))
+        self.ensure_schemas(set(target[0] for target in targets))
         for shape in sorted(set(shapes.values()) - set(existing)):
             key_columns = [layout.column(name).definition() for name in layout.key]
             self.plan.add(sqlbuild.create_table(sqlbuild.ident(*shape), key_columns, method='hash', key=layout.key))

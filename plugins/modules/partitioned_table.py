@@ -185,7 +185,7 @@ notes:
   - C(INSERT ... ON CONFLICT DO NOTHING) without a conflict target works through foreign partitions (the shard
     resolves conflicts against its own unique indexes); C(ON CONFLICT DO UPDATE) is not supported by postgres_fdw.
 author:
-  - pgdist.cluster contributors
+  - pgdist.cluster contributors (@pgdist)
 '''
 
 EXAMPLES = r'''
@@ -278,7 +278,7 @@ ARGUMENT_SPEC = dict(
         nullable=dict(type='bool', default=True),
         default=dict(type='raw'),
     )),
-    primary_key=dict(type='list', elements='str'),
+    primary_key=dict(type='list', elements='str', no_log=False),
     partition_by=dict(type='dict', options=dict(
         method=dict(type='str', choices=['range', 'list', 'hash'], required=True),
         key=dict(type='list', elements='str', required=True, no_log=False),
