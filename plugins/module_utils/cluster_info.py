@@ -47,7 +47,8 @@ except ImportError:  # pragma: no cover - reported by the runner
 
 # Settings the server and coordinator roles manage, reported with pending_restart.
 DEFAULT_SETTINGS = (
-    'listen_addresses', 'port', 'max_connections', 'shared_buffers', 'password_encryption',
+    'listen_addresses', 'port', 'max_connections', 'shared_buffers', 'password_encryption', 'ssl',
+    'enable_partition_pruning',
     'wal_level', 'max_wal_senders', 'max_replication_slots', 'max_worker_processes',
     'max_logical_replication_workers', 'max_sync_workers_per_subscription', 'wal_keep_size',
     'shared_preload_libraries', 'work_mem', 'maintenance_work_mem', 'effective_cache_size',

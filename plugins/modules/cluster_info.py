@@ -39,7 +39,8 @@ options:
         C(postgres_fdw) pushes the count down). Partitions on an unreachable server get no count and a
         C(rows_error).
       - C(estimated) reads C(reltuples) of local partitions, and of the shards' own tables through the probe
-        for foreign ones (so it needs O(probe)); never analyzed tables have no estimate.
+        for foreign ones (with O(probe=false), the coordinator's own statistics of the foreign table, which
+        only C(ANALYZE) on the coordinator fills); never analyzed tables have no estimate.
       - C(none) skips counting.
     type: str
     choices: [exact, estimated, none]
