@@ -508,12 +508,7 @@ def check_bounds(layout):
                                'remainder %s' % (top, ', '.join(missing)))
 
 
-def check_name(value, field):
-    """A derived name must fit too (it is built from a user name and a prefix)."""
-    return check_identifier(value, field)
-
-
-def bound_check_name(layout, bound, hash_shape=None):
+def bound_check_identifier(layout, bound, hash_shape=None):
     """pgdist_bounds_<hash of the key and canonical bounds>."""
     others = ()
     if bound.kind == 'default':
@@ -729,7 +724,7 @@ class CoordinatorPlanner(Planner):
     def child_constraints(self, part):
         if self.layout.route_via:
             return []
-        return [sqlbuild.check_constraint(bound_check_name(self.layout, part.bound), self.predicate(part.bound))]
+        return [sqlbuild.check_constraint(bound_check_identifier(self.layout, part.bound), self.predicate(part.bound))]
 
     def predicate(self, bound, record=None):
         refs = [sqlbuild.column_ref(name, record) for name in self.layout.key]
@@ -787,7 +782,7 @@ class CoordinatorPlanner(Planner):
                 self.plan.add(sqlbuild.detach_partition(layout.table, part.table))
                 self.plan.add(sqlbuild.attach_partition(layout.table, part.table, part.bound))
         else:
-            wanted = [] if layout.route_via else [bound_check_name(layout, part.bound)]
+            wanted = [] if layout.route_via else [bound_check_identifier(layout, part.bound)]
             if current['bound_checks'] != wanted:
                 self.refuse_if_rows(part.schema, part.name, 'changing the CHECK bounds of child %s to %s'
                                     % (part.name, part.bound.text()))
@@ -839,10 +834,10 @@ class CoordinatorPlanner(Planner):
     # inheritance routing
 
     def mover_function_name(self):
-        return check_name(self.layout.name + '_pgdist_move', 'name (function %s_pgdist_move)' % self.layout.name)
+        return check_identifier(self.layout.name + '_pgdist_move', 'name (function %s_pgdist_move)' % self.layout.name)
 
     def routing_function_name(self):
-        return check_name(self.layout.name + '_pgdist_route', 'name (routing function %s_pgdist_route)'
+        return check_identifier(self.layout.name + '_pgdist_route', 'name (routing function %s_pgdist_route)'
                           % self.layout.name)
 
     def routing_body(self):
@@ -903,7 +898,7 @@ class ShardPlanner(Planner):
         layout = self.layout
         if layout.method != 'hash':
             return {}
-        name = check_name(HASH_SHAPE_PREFIX + layout.name, 'name (hash shape table %s%s)'
+        name = check_identifier(HASH_SHAPE_PREFIX + layout.name, 'name (hash shape table %s%s)'
                           % (HASH_SHAPE_PREFIX, layout.name))
         return dict((part.remote[0], (part.remote[0], name)) for part in layout.partitions)
 
@@ -930,7 +925,7 @@ class ShardPlanner(Planner):
             shape = shapes.get(part.remote[0])
             shape_text = sqlbuild.ident(*shape).as_string(self.conn) if shape else None
             # Rows routed through another table (route_via) carry no key column: no bounds CHECK.
-            checks = [] if layout.route_via else [bound_check_name(layout, part.bound, shape_text)]
+            checks = [] if layout.route_via else [bound_check_identifier(layout, part.bound, shape_text)]
             refs = [sqlbuild.column_ref(name) for name in layout.key]
             constraints = [sqlbuild.check_constraint(
                 check, sqlbuild.bound_predicate(part.bound, refs, sibling_bounds(layout), shape_text)) for check in checks]
