@@ -47,6 +47,11 @@ sanity: venv
 lint: venv
 	VENV=$(VENV) bash scripts/lint.sh
 
+# Molecule scenarios on Docker (starts dockerd and builds the base image when missing; cleans up
+# its containers and networks even on failure). One scenario: make molecule SCENARIOS=default
+molecule: venv collection
+	PATH=$(abspath $(VENV))/bin:$$PATH bash scripts/molecule.sh $(SCENARIOS)
+
 # Benchmark on throw-away local clusters (not part of `make test`); prints a table, then name=value figures.
 # BENCH_ARGS="--rows 100000 --skip-deploy" for a quick run.
 bench: venv system-deps
