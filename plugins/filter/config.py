@@ -26,7 +26,6 @@ import ipaddress
 import re
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.six import string_types
 
 HBA_TYPES = ('local', 'host', 'hostssl', 'hostnossl', 'hostgssenc', 'hostnogssenc')
 HBA_METHODS = ('trust', 'reject', 'scram-sha-256', 'md5', 'password', 'gss', 'sspi', 'ident', 'peer', 'pam', 'ldap',
@@ -118,7 +117,7 @@ def _conf_value(name, value):
         return str(value)
     if isinstance(value, list):
         value = ','.join(str(item) for item in value)
-    if not isinstance(value, string_types):
+    if not isinstance(value, str):
         raise AnsibleFilterError('setting %s: value must be a string, number, boolean or list, got %s'
                                  % (name, type(value).__name__))
     if '\n' in value:

@@ -153,3 +153,39 @@ def test_wrong_type_fails_in_the_argument_spec(deployed):
     assert not run.ok
     assert "argument 'pgdist_port'" in run.stdout
     assert all(not count for count in changed(run).values())
+
+
+def test_adding_a_shard_moves_no_hash_partition(deployed, tmp_path):
+    """A third shard joins: events keeps its partitions where they are; the new shard gets only the
+    partitions of a new hash table."""
+    def placement(table):
+        return psql('coordinator1', "SELECT string_agg(c.relname || '=' || s.srvname, ',' ORDER BY c.relname) "
+                                    "FROM pg_foreign_table f JOIN pg_class c ON c.oid = f.ftrelid "
+                                    "JOIN pg_foreign_server s ON s.oid = f.ftserver WHERE c.relname LIKE '%s\\_p%%'" % table)
+
+    before = placement('events')
+    inventory = tmp_path / 'hosts.yml'
+    inventory.write_text(open(INVENTORY).read() + '\n'.join([
+        '        shard3:',
+        '          pgdist_cluster_name: pgdist_test_shard3',
+        '          pgdist_port: 55435',
+        '          pgdist_address: 127.0.0.4', '']))
+    group_vars = tmp_path / 'group_vars'
+    group_vars.mkdir()
+    tables = __import__('yaml').safe_load(open(os.path.join(REPO, 'inventories', 'local', 'group_vars', 'all.yml')))
+    tables['pgdist_tables'].append(dict(name='test_clicks', columns=[dict(name='id', type='bigint')],
+                                        partition_by=dict(method='hash', key='id'), partition_count=3))
+    (group_vars / 'all.yml').write_text(__import__('yaml').safe_dump(tables))
+    try:
+        run = run_playbook(SITE, inventory=str(inventory))
+        assert run.ok, run.stdout[-4000:]
+        assert placement('events') == before
+        assert placement('test_clicks') == 'test_clicks_p0=shard1,test_clicks_p1=shard2,test_clicks_p2=shard3'
+    finally:
+        psql('coordinator1', 'DROP TABLE IF EXISTS test_clicks; DROP SERVER IF EXISTS shard3 CASCADE')
+        for shard in ('shard1', 'shard2'):
+            subprocess.run(['runuser', '-u', 'postgres', '--', 'psql', '-Xq', '-p', str(HOSTS[shard][1]), '-d', 'library',
+                            '-c', 'DROP TABLE IF EXISTS test_clicks_p0, test_clicks_p1, _pgdist_hash_test_clicks'],
+                           check=False)
+        subprocess.run(['pg_dropcluster', '--stop', '15', 'pgdist_test_shard3'], check=False)
+    assert changed(deploy()) == dict.fromkeys(HOSTS, 0)
