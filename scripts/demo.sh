@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${VENV:-.venv}"
-export PATH="$PWD/$venv/bin:$PATH"
+case "$venv" in /*) ;; *) venv="$PWD/$venv" ;; esac
+export PATH="$venv/bin:$PATH"
 inventory=inventories/local/hosts.yml
 log="$(mktemp /tmp/pgdist-demo-XXXXXX.log)"
 
