@@ -135,7 +135,7 @@ def test_publisher_settings_and_pg_hba(deployed):
     assert psql('rshard1', "SELECT sync_state FROM pg_stat_replication "
                            "WHERE application_name = 'pgdist_replica_rreplica1'") in ('sync', 'quorum')
     # Tables without a primary key are published with REPLICA IDENTITY FULL, the others keep their key.
-    assert psql('rshard1', "SELECT string_agg(relname || '=' || relreplident, ' ' ORDER BY relname) FROM pg_class "
+    assert psql('rshard1', "SELECT string_agg(relname || '=' || relreplident::text, ' ' ORDER BY relname) FROM pg_class "
                            "WHERE relname IN ('child1', 'orders_p0')") == 'child1=f orders_p0=d'
     assert psql('rshard1', "SELECT string_agg(tablename, ' ' ORDER BY tablename) FROM pg_publication_tables "
                            "WHERE pubname = 'pgdist_shard_rshard1'") == 'child1 orders_p0'
@@ -172,7 +172,7 @@ def test_replica_stopped_mid_stream_catches_up(deployed):
     finally:
         pg_ctl('rreplica1', 'start')
     expected = checksum('rshard1', 'child1')
-    assert expected.startswith('%d ' % (3100 - 3100 // 7))
+    assert expected.startswith('%d ' % (3100 - 3000 // 7))  # the last 100 rows came after the DELETE
     assert wait_same('child1', timeout=120) == expected
     assert psql('rreplica1', 'SELECT count(*) - count(DISTINCT id) FROM child1') == '0'
 
