@@ -10,6 +10,7 @@ import sys
 
 import psycopg2
 import pytest
+import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -99,7 +100,7 @@ def test_rows_land_on_their_shard(deployed):
 
 @pytest.mark.parametrize('shard', ['shard1', 'shard2'])
 def test_shard_admits_the_fdw_user_from_the_coordinator_only(deployed, shard):
-    address, port, _ = HOSTS[shard]
+    address, port = HOSTS[shard][:2]
     # From the coordinator's address the server asks for a SCRAM password (SASL, code 10) ...
     assert startup_reply('127.0.0.1', address, port, FDW_USER, 'library') == 'auth 10'
     # ... and the password works (an unbound client to 127.0.0.x leaves from 127.0.0.1).
@@ -172,10 +173,10 @@ def test_adding_a_shard_moves_no_hash_partition(deployed, tmp_path):
         '          pgdist_address: 127.0.0.4', '']))
     group_vars = tmp_path / 'group_vars'
     group_vars.mkdir()
-    tables = __import__('yaml').safe_load(open(os.path.join(REPO, 'inventories', 'local', 'group_vars', 'all.yml')))
+    tables = yaml.safe_load(open(os.path.join(REPO, 'inventories', 'local', 'group_vars', 'all.yml')))
     tables['pgdist_tables'].append(dict(name='test_clicks', columns=[dict(name='id', type='bigint')],
                                         partition_by=dict(method='hash', key='id'), partition_count=3))
-    (group_vars / 'all.yml').write_text(__import__('yaml').safe_dump(tables))
+    (group_vars / 'all.yml').write_text(yaml.safe_dump(tables))
     try:
         run = run_playbook(SITE, inventory=str(inventory))
         assert run.ok, run.stdout[-4000:]
