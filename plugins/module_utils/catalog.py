@@ -221,7 +221,7 @@ def same_values(conn, type_sql, pairs):
     query = sql.SQL('SELECT a::{0} IS NOT DISTINCT FROM b::{0} AS same '
                     'FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS u(a, b, n) ORDER BY n').format(
         sql.SQL(type_sql))
-    return [row['same'] for row in fetch_all(conn, query, ([a for a, _ in pairs], [b for _, b in pairs]))]
+    return [row['same'] for row in fetch_all(conn, query, ([pair[0] for pair in pairs], [pair[1] for pair in pairs]))]
 
 
 def existing_schemas(conn, names):
@@ -264,7 +264,7 @@ def relations(conn, names):
     """Tables named by (schema, name) pairs that exist, keyed by the pair."""
     rows = fetch_all(conn, 'SELECT' + _RELATION_COLUMNS + """
          JOIN unnest(%s::text[], %s::text[]) AS w(schema, name) ON w.schema = n.nspname AND w.name = c.relname""",
-                     ([schema for schema, _ in names], [name for _, name in names]))
+                     ([pair[0] for pair in names], [pair[1] for pair in names]))
     return dict(((row['schema'], row['name']), row) for row in _relation_rows(rows))
 
 

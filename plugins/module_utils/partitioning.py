@@ -837,8 +837,8 @@ class CoordinatorPlanner(Planner):
         return check_identifier(self.layout.name + '_pgdist_move', 'name (function %s_pgdist_move)' % self.layout.name)
 
     def routing_function_name(self):
-        return check_identifier(self.layout.name + '_pgdist_route', 'name (routing function %s_pgdist_route)'
-                          % self.layout.name)
+        return check_identifier(self.layout.name + '_pgdist_route',
+                                'name (routing function %s_pgdist_route)' % self.layout.name)
 
     def routing_body(self):
         layout = self.layout
@@ -898,8 +898,8 @@ class ShardPlanner(Planner):
         layout = self.layout
         if layout.method != 'hash':
             return {}
-        name = check_identifier(HASH_SHAPE_PREFIX + layout.name, 'name (hash shape table %s%s)'
-                          % (HASH_SHAPE_PREFIX, layout.name))
+        name = check_identifier(HASH_SHAPE_PREFIX + layout.name,
+                                'name (hash shape table %s%s)' % (HASH_SHAPE_PREFIX, layout.name))
         return dict((part.remote[0], (part.remote[0], name)) for part in layout.partitions)
 
     def run(self):

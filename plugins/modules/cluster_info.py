@@ -66,7 +66,7 @@ options:
 extends_documentation_fragment:
   - pgdist.cluster.connection
 author:
-  - pgdist.cluster contributors
+  - pgdist.cluster contributors (@pgdist)
 '''
 
 EXAMPLES = r'''
@@ -104,6 +104,19 @@ user_mappings:
   returned: when gather has foreign_servers
   type: list
   elements: dict
+  contains:
+    server:
+      description: Foreign server of the mapping.
+      type: str
+    user:
+      description: Local role of the mapping (C(public) for PUBLIC).
+      type: str
+    options:
+      description: Mapping options with the password left out.
+      type: dict
+    has_password:
+      description: Whether the mapping carries a password.
+      type: bool
 tables:
   description:
     - Partitioned tables and inheritance parents by qualified name, with C(method) (declarative or

@@ -131,7 +131,7 @@ def setup(coordinator, shard1, shard2, spare, hung_port):
     spare.query("ALTER SYSTEM SET max_connections = 61")
     spare.query("SELECT pg_reload_conf()")
     wait_for(lambda: spare.scalar("SELECT pending_restart FROM pg_settings WHERE name = 'max_connections'"))
-    pending, _ = run_module('cluster_info', dict(db=DB, gather=['settings']), login=spare.login)
+    pending = run_module('cluster_info', dict(db=DB, gather=['settings']), login=spare.login)[0]
     spare.stop()
     yield dict(pending=pending)
     sql(shard2, ["DROP SUBSCRIPTION ci_sub"])
