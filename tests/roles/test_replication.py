@@ -81,7 +81,7 @@ def wait_same(table, source='rshard1', copy='rreplica1', timeout=60):
 
 
 def drop_clusters():
-    for _, _, cluster in HOSTS.values():
+    for cluster in (entry[2] for entry in HOSTS.values()):
         if os.path.exists('/etc/postgresql/15/%s' % cluster):
             subprocess.run(['pg_dropcluster', '--stop', '15', cluster], check=True)
 
@@ -111,8 +111,8 @@ def test_new_password_in_check_mode_is_reported_not_applied_nor_shown(deployed):
     assert run.changed('rshard1') > 0 and run.changed('rreplica1') > 0
     conn = psycopg2.connect(host='127.0.0.12', port=55453, user='pgdist_replication', password=PASSWORD, dbname=DB)
     conn.close()
-    assert "password='%s'" % PASSWORD in psql('rreplica1', "SELECT subconninfo FROM pg_subscription "
-                                                       "WHERE subname = 'pgdist_replica_rreplica1'")
+    assert "password='%s'" % PASSWORD in psql(
+        'rreplica1', "SELECT subconninfo FROM pg_subscription WHERE subname = 'pgdist_replica_rreplica1'")
 
 
 def test_publisher_settings_and_pg_hba(deployed):
@@ -130,7 +130,7 @@ def test_publisher_settings_and_pg_hba(deployed):
     hba = psql('rshard1', "SELECT string_agg(type || ' ' || array_to_string(database, ',') || ' ' || "
                           "array_to_string(user_name, ',') || ' ' || coalesce(address, '') || ' ' || auth_method, "
                           "E'\\n' ORDER BY line_number) FROM pg_hba_file_rules").splitlines()
-    assert 'host shop pgdist_replication 127.0.0.1 scram-sha-256' in hba
+    assert 'hostssl shop pgdist_replication 127.0.0.1 scram-sha-256' in hba
     assert not [line for line in hba if ' replication ' in line or line.endswith(' trust') and line.startswith('host')]
     assert psql('rshard1', "SELECT sync_state FROM pg_stat_replication "
                            "WHERE application_name = 'pgdist_replica_rreplica1'") in ('sync', 'quorum')
