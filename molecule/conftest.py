@@ -60,7 +60,7 @@ class Node:
         """psql from this container to target's address over TCP, with a password."""
         conninfo = (
             f"host={target.address} port={target.port} dbname={db} user={user} "
-            f"password={password} connect_timeout=5 sslmode=disable"
+            f"password={password} connect_timeout=5 sslmode=require"
         )
         return self.host.run(
             f"psql -XAtq -d {shlex.quote(conninfo)} -c 'SELECT inet_server_addr(), inet_client_addr()'"
@@ -130,7 +130,7 @@ def foreign_placement(coordinator: Node, db: str) -> dict[str, str]:
         "WHERE o LIKE 'host=%') opt",
         db,
     )
-    return {rel: host for rel, host in rows}
+    return dict(rows)
 
 
 def plan_text(node: Node, sql: str, db: str) -> str:

@@ -1,8 +1,11 @@
 """Checks every scenario runs: what the server and shard roles promise about listening
 addresses and client authentication, tested with real connections between the containers.
 
-Scenario test modules import these functions (`from pgdist_checks import *`), so pytest
-collects them there; this module itself is not a test file.
+Scenario test modules take these functions into their namespace, so pytest collects them
+there (this module itself is not a test file):
+
+    import pgdist_checks
+    globals().update(pgdist_checks.checks())
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def test_no_trust_over_tcp_and_hba_parses(coordinator, shards):
     for node in [coordinator, *shards]:
         rows = node.query("SELECT type, auth_method, coalesce(error, '') FROM pg_hba_file_rules")
         assert rows, f"{node.name}: empty pg_hba"
-        assert all(err == "" for _, _, err in rows), f"{node.name}: pg_hba errors {rows}"
+        assert all(row[2] == "" for row in rows), f"{node.name}: pg_hba errors {rows}"
         assert not [r for r in rows if r[0].startswith("host") and r[1] == "trust"], node.name
 
 
@@ -77,3 +80,8 @@ def test_fdw_user_rejected_from_other_shard(shards, pgvars):
 def test_wrong_password_rejected_from_coordinator(coordinator, shards, pgvars):
     r = coordinator.connect_as(shards[0], pgvars["fdw_user"], "not-the-password", pgvars["database"])
     assert r.rc != 0 and "password authentication failed" in r.stderr, r.stderr
+
+
+def checks() -> dict:
+    """The shared test functions by name, for a scenario module's globals()."""
+    return {name: globals()[name] for name in __all__}

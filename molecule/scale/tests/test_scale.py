@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from conftest import by_address, foreign_placement, plan_text
-from pgdist_checks import *  # noqa: F401,F403  (listen_addresses, pg_hba, fdw connections)
+import pgdist_checks
+
+# listen_addresses, pg_hba and fdw connection checks shared by every scenario
+globals().update(pgdist_checks.checks())
 
 ROWS = 6400
 PARTITIONS = 32
