@@ -335,7 +335,7 @@ def machine():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--rows', type=int, default=1000000)
     parser.add_argument('--shards', type=int, default=4)
     parser.add_argument('--runs', type=int, default=5, help='query repetitions (best is kept)')

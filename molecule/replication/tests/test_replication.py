@@ -11,7 +11,10 @@ import time
 
 import pytest
 
-from pgdist_checks import *  # noqa: F401,F403  (listen_addresses, pg_hba, fdw connections)
+import pgdist_checks
+
+# listen_addresses, pg_hba and fdw connection checks shared by every scenario
+globals().update(pgdist_checks.checks())
 
 REPL_USER = "pgdist_replication"
 LOCAL = "SET synchronous_commit = local;"
