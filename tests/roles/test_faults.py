@@ -1,0 +1,109 @@
+"""Faults (issue 8, point 3): a shard down while the coordinator is queried, and a shard down (host
+unreachable, PostgreSQL stopped) during a deploy, then back. On a private copy of inventories/local
+(clusters pgdist_faults_*, ports 55472-55474)."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from support.variant import Variant  # noqa: E402
+
+# A table added while shard2 is down: one list partition per shard and a hash table over both.
+NEW_TABLES = [
+    dict(name='orders', columns=[dict(name='id', type='bigint'), dict(name='region', type='text')],
+         partition_by=dict(method='list', key='region'),
+         partitions=[dict(name='orders_north', values=['north'], shard='shard1'),
+                     dict(name='orders_south', values=['south'], shard='shard2')]),
+    dict(name='clicks', columns=[dict(name='id', type='bigint')], partition_by=dict(method='hash', key='id'),
+         partition_count=2),
+]
+RELATIONS = """SELECT string_agg(c.relname || ':' || c.relkind::text, ',' ORDER BY c.relname) FROM pg_class c
+                WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'f')"""
+
+
+@pytest.fixture(scope='module')
+def variant():
+    variant = Variant('faults', 55472)
+    try:
+        variant.deploy()
+        variant.psql('coordinator1', "INSERT INTO parent VALUES (1, 'a', 10), (2, 'b', 150000), (3, 'c', 250000);"
+                                     "INSERT INTO events SELECT g, 'e' || g FROM generate_series(1, 40) g")
+        yield variant
+    finally:
+        variant.drop()
+
+
+def shard_of_event(variant, event_id):
+    partition = variant.psql('coordinator1', 'SELECT tableoid::regclass FROM events WHERE id = %d' % event_id)
+    return variant.psql('coordinator1', "SELECT s.srvname FROM pg_foreign_table f JOIN pg_foreign_server s "
+                                        "ON s.oid = f.ftserver WHERE f.ftrelid = '%s'::regclass" % partition)
+
+
+def test_query_while_a_shard_is_down(variant):
+    on_shard1 = [n for n in range(1, 41) if shard_of_event(variant, n) == 'shard1'][0]
+    variant.ctl('shard2', 'stop')
+    try:
+        # Whatever needs shard2 fails, naming the foreign server that cannot be reached.
+        for sql in ('SELECT count(*) FROM parent', 'SELECT count(*) FROM events',
+                    'SELECT * FROM parent WHERE range = 150000'):
+            out = variant.psql('coordinator1', sql, check=False)
+            assert out.returncode != 0, sql
+            assert 'could not connect to server "shard2"' in out.stderr, out.stderr
+        # Queries pruned to shard1 and the coordinator's own partition still answer.
+        assert variant.psql('coordinator1', 'SELECT id FROM parent WHERE range < 100000') == '1'
+        assert variant.psql('coordinator1', 'SELECT id FROM parent WHERE range >= 200000') == '3'
+        assert variant.psql('coordinator1', 'SELECT count(*) FROM child1') == '1'
+        assert variant.psql('coordinator1', 'SELECT payload FROM events WHERE id = %d' % on_shard1) == 'e%d' % on_shard1
+        # Writes routed to shard1 work too.
+        variant.psql('coordinator1', "INSERT INTO parent VALUES (4, 'd', 20)")
+        assert variant.psql('shard1', 'SELECT count(*) FROM child1') == '2'
+    finally:
+        variant.ctl('shard2', 'start')
+        variant.psql('coordinator1', 'DELETE FROM parent WHERE id = 4')
+    assert variant.psql('coordinator1', 'SELECT count(*) FROM parent') == '3'
+
+
+def test_deploy_with_a_shard_down_then_back(variant):
+    counts = variant.psql('coordinator1', 'SELECT (SELECT count(*) FROM parent), (SELECT count(*) FROM events)')
+    variant.group_vars['pgdist_tables'] = variant.group_vars['pgdist_tables'] + NEW_TABLES
+    variant.write_group_vars()
+    # shard2's machine is down: its PostgreSQL stops and Ansible cannot reach it (ssh to a closed port).
+    host_vars = os.path.join(variant.dir, 'host_vars')
+    os.makedirs(host_vars)
+    with open(os.path.join(host_vars, 'shard2.yml'), 'w') as handle:
+        handle.write('ansible_connection: ssh\nansible_host: 127.0.0.3\nansible_port: 9\n'
+                     'ansible_ssh_common_args: -o ConnectTimeout=5 -o BatchMode=yes\n')
+    variant.ctl('shard2', 'stop')
+    try:
+        run = variant.run()
+        assert not run.ok
+        assert run.stats['shard2']['unreachable'] > 0, run.stats
+        # The play fails on shard2 with the reason, and only there.
+        down = [result for result in run.results('shard2') if result.get('unreachable')]
+        assert down and 'host 127.0.0.3 port 9: Connection refused' in down[0]['msg'], run.results('shard2')
+        # The others finish their part: shard1 gets its tables, the coordinator every object.
+        assert (run.stats['shard1']['failures'], run.stats['coordinator1']['failures']) == (0, 0), run.stats
+        assert 'orders_north' in variant.psql('shard1', RELATIONS)
+        assert variant.psql('coordinator1', "INSERT INTO orders VALUES (1, 'north') RETURNING id") == '1'
+        assert variant.psql('shard1', 'SELECT count(*) FROM orders_north') == '1'
+        before_return = variant.psql('coordinator1', RELATIONS)
+    finally:
+        os.remove(os.path.join(host_vars, 'shard2.yml'))
+        variant.ctl('shard2', 'start')
+    # shard2 is back: the re-run converges, a second one changes nothing.
+    run = variant.deploy()
+    assert run.changed('shard2') > 0 and run.changed('coordinator1') == 0, variant.changed(run)
+    assert variant.changed(variant.deploy()) == dict.fromkeys(variant.hosts, 0)
+    # Every object once, the rows as they were.
+    assert variant.psql('coordinator1', RELATIONS) == before_return
+    assert 'orders_south' in variant.psql('shard2', RELATIONS)
+    assert variant.psql('coordinator1', "SELECT count(*) FROM pg_inherits WHERE inhparent = 'orders'::regclass") == '2'
+    assert variant.psql('coordinator1', "SELECT count(*) FROM pg_inherits WHERE inhparent = 'clicks'::regclass") == '2'
+    variant.psql('coordinator1', "INSERT INTO orders VALUES (2, 'south'); INSERT INTO clicks SELECT generate_series(1, 10)")
+    assert variant.psql('shard2', 'SELECT count(*) FROM orders_south') == '1'
+    assert variant.psql('coordinator1', 'SELECT count(*) FROM orders') == '2'
+    assert variant.psql('coordinator1', 'SELECT count(*) FROM clicks') == '10'
+    assert variant.psql('coordinator1', 'SELECT (SELECT count(*) FROM parent), (SELECT count(*) FROM events)') == counts
