@@ -145,3 +145,31 @@ def test_given_ca_makes_the_coordinator_verify_the_shards(variant, ca_dir):
         variant.deploy()
     assert servers(variant)['shard1'] == 'dbname=library,host=127.0.0.2,port=55463,sslmode=require'
     assert variant.psql('shard1', 'SHOW ssl_cert_file', 'postgres') == variant.config_dir('shard1') + '/pgdist-server.crt'
+
+
+def changed_tasks(run, host):
+    return [result['_task'].split(' : ')[-1] for result in run.results(host) if result.get('changed')]
+
+
+def test_rotating_the_fdw_password_changes_only_the_user_and_the_mappings(variant):
+    old = variant.group_vars['pgdist_fdw_password']
+    try:
+        variant.group_vars['pgdist_fdw_password'] = 'rotated-' + old
+        variant.write_group_vars()
+        run = variant.deploy()
+        assert changed_tasks(run, 'shard1') == ['The login user the coordinator connects as']
+        assert changed_tasks(run, 'shard2') == ['The login user the coordinator connects as']
+        assert changed_tasks(run, 'coordinator1') == ['User mappings to the shards\' fdw user']
+        assert 'rotated-' + old not in run.stdout
+        # A new coordinator session reaches both shards with the new password, over TLS.
+        assert fdw_session_on(variant, 'shard1', 'child1') == 't|TLSv1.3'
+        assert fdw_session_on(variant, 'shard2', 'child2') == 't|TLSv1.3'
+        with pytest.raises(psycopg2.OperationalError, match='password authentication failed'):
+            psycopg2.connect(host='127.0.0.2', port=variant.port('shard1'), user=FDW_USER, password=old,
+                             dbname='library', sslmode='require', connect_timeout=10)
+        assert variant.changed(variant.deploy()) == dict.fromkeys(variant.hosts, 0)
+    finally:
+        variant.group_vars['pgdist_fdw_password'] = old
+        variant.write_group_vars()
+    run = variant.deploy()
+    assert changed_tasks(run, 'coordinator1') == ['User mappings to the shards\' fdw user']
