@@ -64,12 +64,12 @@ CASES = [
         method='list', key='id'))]}, ['bad_method', 'partition_count needs partition_by.method hash']),
     ('table-listed-twice', {'pgdist_tables': [hash_table('events')]}, ['(events)', 'listed twice']),
     # Tables: identifiers, types, bounds (the partitioned_table module, on the shard first).
-    ('type-injection', {'pgdist_tables': [table('bad_type', columns=[dict(name='id', type='int); DROP TABLE parent; --'),
-                                                                      dict(name='region', type='text')])]},
+    ('type-injection', {'pgdist_tables': [table('bad_type', columns=[
+        dict(name='id', type='int); DROP TABLE parent; --'), dict(name='region', type='text')])]},
      ['columns', 'type']),
     ('table-name-too-long', {'pgdist_tables': [table('t' * 70)]}, ['63 bytes']),
-    ('column-name-with-nul', {'pgdist_tables': [table('bad_nul', columns=[dict(name='id\u0000; --', type='int'),
-                                                                           dict(name='region', type='text')])]},
+    ('column-name-with-nul', {'pgdist_tables': [table('bad_nul', columns=[
+        dict(name='id\u0000; --', type='int'), dict(name='region', type='text')])]},
      ['columns', 'NUL']),
     ('overlapping-range-bounds', {'pgdist_tables': [dict(
         name='bad_overlap', columns=[dict(name='id', type='bigint')], partition_by=dict(method='range', key='id'),
@@ -184,4 +184,3 @@ def test_private_key_readable_by_others_is_refused(variant):
         for name in ('server.crt', 'server.key'):
             os.remove(os.path.join(directory, name))
         os.rmdir(directory)
-
