@@ -228,7 +228,7 @@ def _plan_membership(plan, name, tables, schemas, wanted_tables, wanted_schemas)
 
 # -- subscription ---------------------------------------------------------------
 
-CONNECTION_KEYS = ('host', 'port', 'dbname', 'user', 'password', 'sslmode', 'application_name')
+CONNECTION_KEYS = ('host', 'port', 'dbname', 'user', 'password', 'sslmode', 'sslrootcert', 'application_name')
 ALTERABLE_OPTIONS = ('binary', 'streaming', 'disable_on_error', 'synchronous_commit')
 STREAMING = {'true': 'on', 't': 'on', 'on': 'on', 'false': 'off', 'f': 'off', 'off': 'off',
              'p': 'parallel', 'parallel': 'parallel'}

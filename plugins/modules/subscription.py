@@ -66,6 +66,9 @@ options:
         description: libpq C(sslmode).
         type: str
         choices: [disable, allow, prefer, require, verify-ca, verify-full]
+      sslrootcert:
+        description: CA certificate file on the subscriber used to verify the publisher (libpq C(sslrootcert)).
+        type: str
       application_name:
         description:
           - Name the subscription's walsender reports on the publisher. Put it in the publisher's
@@ -174,6 +177,7 @@ ARGUMENT_SPEC = dict(
         user=dict(type='str', required=True),
         password=dict(type='str', no_log=True),
         sslmode=dict(type='str', choices=['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']),
+        sslrootcert=dict(type='str'),
         application_name=dict(type='str'),
     )),
     options=dict(type='dict', default={}, options=dict(

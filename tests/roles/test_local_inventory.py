@@ -15,31 +15,13 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from support.ansible import REPO, run_playbook  # noqa: E402
+from support.deployment import SITE, Deployment  # noqa: E402
 
 INVENTORY = os.path.join(REPO, 'inventories', 'local', 'hosts.yml')
-SITE = os.path.join(REPO, 'site.yml')
-HOSTS = {'coordinator1': ('127.0.0.1', 55432, 'pgdist_coordinator'),
-         'shard1': ('127.0.0.2', 55433, 'pgdist_shard1'),
-         'shard2': ('127.0.0.3', 55434, 'pgdist_shard2')}
+LOCAL = Deployment(INVENTORY)
+HOSTS = LOCAL.hosts
+deploy, changed, psql = LOCAL.deploy, LOCAL.changed, LOCAL.psql
 FDW_USER, FDW_PASSWORD = 'pgdist_fdw', 'pgdist-local-demo-only'
-
-
-def deploy(**kwargs):
-    run = run_playbook(SITE, inventory=INVENTORY, **kwargs)
-    assert run.ok, 'site.yml failed:\n%s\n%s' % (run.stdout[-6000:], run.stderr[-3000:])
-    return run
-
-
-def changed(run):
-    return dict((host, run.changed(host)) for host in HOSTS)
-
-
-def psql(host, sql, dbname='library'):
-    """Run SQL as the postgres system user over the host's unix socket (peer authentication)."""
-    port = HOSTS[host][1]
-    out = subprocess.run(['runuser', '-u', 'postgres', '--', 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-p', str(port),
-                          '-d', dbname, '-c', sql], check=True, stdout=subprocess.PIPE, text=True)
-    return out.stdout.strip()
 
 
 def started(host):
@@ -100,14 +82,14 @@ def test_rows_land_on_their_shard(deployed):
 
 @pytest.mark.parametrize('shard', ['shard1', 'shard2'])
 def test_shard_admits_the_fdw_user_from_the_coordinator_only(deployed, shard):
-    address, port = HOSTS[shard][:2]
+    address, port = LOCAL.address(shard), LOCAL.port(shard)
     # From the coordinator's address only over TLS (pgdist_ssl, hostssl): a plain startup is refused ...
     assert 'no encryption' in startup_reply('127.0.0.1', address, port, FDW_USER, 'library')
     # ... and the password works (an unbound client to 127.0.0.x leaves from 127.0.0.1).
     conn = psycopg2.connect(host=address, port=port, user=FDW_USER, password=FDW_PASSWORD, dbname='library')
     conn.close()
     # From any other address (the other shard's) there is no pg_hba entry at all.
-    other = [HOSTS[name][0] for name in HOSTS if name not in (shard, 'coordinator1')][0]
+    other = [LOCAL.address(name) for name in HOSTS if name not in (shard, 'coordinator1')][0]
     reply = startup_reply(other, address, port, FDW_USER, 'library')
     assert 'no pg_hba.conf entry for host "%s"' % other in reply
     # Nor for another user or database from the coordinator.
@@ -185,7 +167,7 @@ def test_adding_a_shard_moves_no_hash_partition(deployed, tmp_path):
     finally:
         psql('coordinator1', 'DROP TABLE IF EXISTS test_clicks; DROP SERVER IF EXISTS shard3 CASCADE')
         for shard in ('shard1', 'shard2'):
-            subprocess.run(['runuser', '-u', 'postgres', '--', 'psql', '-Xq', '-p', str(HOSTS[shard][1]), '-d', 'library',
+            subprocess.run(['runuser', '-u', 'postgres', '--', 'psql', '-Xq', '-p', str(LOCAL.port(shard)), '-d', 'library',
                             '-c', 'DROP TABLE IF EXISTS test_clicks_p0, test_clicks_p1, _pgdist_hash_test_clicks'],
                            check=False)
         subprocess.run(['pg_dropcluster', '--stop', '15', 'pgdist_test_shard3'], check=False)

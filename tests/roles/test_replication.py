@@ -11,67 +11,34 @@ and reference rows readable on every shard."""
 import os
 import subprocess
 import sys
-import time
 
 import psycopg2
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from support.ansible import REPO, run_playbook  # noqa: E402
+from support.ansible import REPO  # noqa: E402
+from support.deployment import Deployment  # noqa: E402
+from support.pgcluster import wait_for  # noqa: E402
 
-INVENTORY = os.path.join(REPO, 'inventories', 'local-replication', 'hosts.yml')
-SITE = os.path.join(REPO, 'site.yml')
-HOSTS = {'rcoordinator': ('127.0.0.1', 55452, 'pgdist_rcoordinator'),
-         'rshard1': ('127.0.0.12', 55453, 'pgdist_rshard1'),
-         'rshard2': ('127.0.0.13', 55454, 'pgdist_rshard2'),
-         'rreplica1': ('127.0.0.14', 55455, 'pgdist_rreplica1')}
-PASSWORD = 'Repl1cation-local-demo-only'
-NEW_PASSWORD = 'N3w-repl1cation-secret'
 DB = 'shop'
+REPLICATION = Deployment(os.path.join(REPO, 'inventories', 'local-replication', 'hosts.yml'), dbname=DB)
+HOSTS = REPLICATION.hosts
+deploy, changed, psql, pg_ctl = REPLICATION.deploy, REPLICATION.changed, REPLICATION.psql, REPLICATION.ctl
+PASSWORD = 'Repl1cation-local-demo-only'
+FDW_PASSWORD = 'pgdist-local-demo-only'
+NEW_PASSWORD = 'N3w-repl1cation-secret'
 LOCAL_COMMIT = '-c synchronous_commit=local'
 
 
-def deploy(**kwargs):
-    run = run_playbook(SITE, inventory=INVENTORY, **kwargs)
-    assert run.ok, 'site.yml failed:\n%s\n%s' % (run.stdout[-6000:], run.stderr[-3000:])
-    return run
-
-
-def changed(run):
-    return dict((host, run.changed(host)) for host in HOSTS)
-
-
 def assert_no_password(run, *secrets):
-    for secret in secrets or (PASSWORD,):
-        assert secret not in run.stdout and secret not in run.stderr, 'the replication password was shown'
-
-
-def psql(host, sql, dbname=DB, pgoptions=None):
-    """Run SQL as the postgres system user over the host's unix socket."""
-    env = dict(os.environ, PGOPTIONS=pgoptions) if pgoptions else None
-    out = subprocess.run(['runuser', '-u', 'postgres', '--', 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1',
-                          '-p', str(HOSTS[host][1]), '-d', dbname, '-c', sql],
-                         check=True, stdout=subprocess.PIPE, text=True, env=env)
-    return out.stdout.strip()
-
-
-def pg_ctl(host, action):
-    subprocess.run(['pg_ctlcluster', '15', HOSTS[host][2], action], check=True)
+    for secret in secrets or (PASSWORD, FDW_PASSWORD):
+        assert secret not in run.stdout and secret not in run.stderr, 'a configured password was shown'
 
 
 def checksum(host, table):
     return psql(host, "SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') "
                       "FROM %s AS t" % table)
-
-
-def wait_for(predicate, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return predicate()
 
 
 def wait_same(table, source='rshard1', copy='rreplica1', timeout=60):
@@ -80,25 +47,32 @@ def wait_same(table, source='rshard1', copy='rreplica1', timeout=60):
     return checksum(copy, table)
 
 
-def drop_clusters():
-    for cluster in (entry[2] for entry in HOSTS.values()):
-        if os.path.exists('/etc/postgresql/15/%s' % cluster):
-            subprocess.run(['pg_dropcluster', '--stop', '15', cluster], check=True)
-
-
 @pytest.fixture(scope='module')
 def deployed():
-    drop_clusters()
+    REPLICATION.drop()
     run = deploy(verbosity=3, diff=True)
     assert_no_password(run)
     yield run
-    drop_clusters()
+    REPLICATION.drop()
 
 
 def test_second_run_changes_nothing_and_hides_the_password(deployed):
     run = deploy(verbosity=3, diff=True)
     assert changed(run) == dict.fromkeys(HOSTS, 0)
     assert_no_password(run)
+
+
+def test_no_password_in_the_files_the_collection_writes(deployed):
+    # PostgreSQL itself keeps verifiers (pg_authid) and the mapping/conninfo passwords in its catalogs;
+    # nothing the roles write (conf.d include, pg_hba.conf, certificates) may hold a password.
+    written = [os.path.join(walked[0], name) for host in HOSTS for walked in os.walk(REPLICATION.config_dir(host))
+               for name in walked[2]]
+    assert any(path.endswith('pg_hba.conf') for path in written)
+    for path in written:
+        with open(path, 'rb') as handle:
+            content = handle.read()
+        for secret in (PASSWORD, FDW_PASSWORD):
+            assert secret.encode() not in content, '%s holds a password' % path
 
 
 def test_check_mode_changes_nothing(deployed):
@@ -134,6 +108,9 @@ def test_publisher_settings_and_pg_hba(deployed):
     assert not [line for line in hba if ' replication ' in line or line.endswith(' trust') and line.startswith('host')]
     assert psql('rshard1', "SELECT sync_state FROM pg_stat_replication "
                            "WHERE application_name = 'pgdist_replica_rreplica1'") in ('sync', 'quorum')
+    # The subscriptions connect over TLS (pgdist_ssl defaults to true): every walsender's link is encrypted.
+    assert psql('rshard1', "SELECT string_agg(r.application_name || '=' || s.ssl::text, ' ') "
+                           "FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)") == 'pgdist_replica_rreplica1=true'
     # Tables without a primary key are published with REPLICA IDENTITY FULL, the others keep their key.
     assert psql('rshard1', "SELECT string_agg(relname || '=' || relreplident::text, ' ' ORDER BY relname) FROM pg_class "
                            "WHERE relname IN ('child1', 'orders_p0')") == 'child1=f orders_p0=d'
@@ -179,7 +156,7 @@ def test_replica_stopped_mid_stream_catches_up(deployed):
 
 def test_synchronous_commit_waits_for_the_stopped_replica(deployed):
     wait_for(lambda: psql('rshard1', "SELECT count(*) FROM pg_stat_replication "
-                                     "WHERE application_name = 'pgdist_replica_rreplica1'") == '1')
+                                     "WHERE application_name = 'pgdist_replica_rreplica1'") == '1', timeout=60)
     pg_ctl('rreplica1', 'stop')
     commit = None
     try:
@@ -198,7 +175,7 @@ def test_synchronous_commit_waits_for_the_stopped_replica(deployed):
 def test_reference_row_is_readable_on_every_shard(deployed):
     psql('rcoordinator', "INSERT INTO countries VALUES ('vn', 'Viet Nam'), ('fr', 'France')")
     for host in ('rshard1', 'rshard2', 'rreplica1'):
-        assert wait_for(lambda: psql(host, "SELECT name FROM countries WHERE code = 'vn'") == 'Viet Nam'), host
+        assert wait_for(lambda: psql(host, "SELECT name FROM countries WHERE code = 'vn'") == 'Viet Nam', timeout=60), host
     # A shard-local join, as the fdw user the coordinator connects as.
     psql('rcoordinator', "INSERT INTO orders SELECT 100000 + g, 'vn', 1 FROM generate_series(1, 50) g")
     conn = psycopg2.connect(host='127.0.0.12', port=55453, user='pgdist_fdw', password='pgdist-local-demo-only',
@@ -213,4 +190,4 @@ def test_reference_row_is_readable_on_every_shard(deployed):
     psql('rcoordinator', "UPDATE countries SET name = 'Vietnam' WHERE code = 'vn'; DELETE FROM countries "
                          "WHERE code = 'fr'")
     for host in ('rshard1', 'rshard2'):
-        assert wait_for(lambda: psql(host, 'SELECT string_agg(name, \',\') FROM countries') == 'Vietnam'), host
+        assert wait_for(lambda: psql(host, 'SELECT string_agg(name, \',\') FROM countries') == 'Vietnam', timeout=60), host

@@ -29,13 +29,13 @@ def test_row_filter_refused(where, message):
 
 def test_conninfo_round_trips_through_libpq():
     connection = dict(host='db.example', port='5433', dbname='my db', user='repl', password="p'w\\ d",
-                      application_name='replica_1')
+                      sslmode='verify-full', sslrootcert='/etc/pgdist/ca.crt', application_name='replica_1')
     conninfo = build_conninfo(connection)
     assert parse_dsn(conninfo) == connection
     assert conninfo_quote("a'b\\c") == "'a\\'b\\\\c'"
 
 
-def teststreaming_mode_values():
+def test_streaming_mode_values():
     assert [streaming_mode(value) for value in (True, False, 'on', 'OFF', 'parallel', 'p', 'true', 'f', None)] == [
         'on', 'off', 'on', 'off', 'parallel', 'parallel', 'on', 'off', None]
     with pytest.raises(InvalidInput):

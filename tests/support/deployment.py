@@ -1,0 +1,86 @@
+"""An inventory of pg_createcluster clusters on this machine, deployed and inspected as role tests do.
+
+    local = Deployment(os.path.join(REPO, 'inventories', 'local', 'hosts.yml'))
+    run = local.deploy(check=True)          # site.yml; asserts success
+    local.changed(run)                      # {host: changed count}
+    local.psql('shard1', 'SELECT 1')        # as the postgres system user, over the host's socket
+
+Hosts, ports, addresses and cluster names are read from the inventory file itself.
+"""
+
+import os
+import subprocess
+
+import yaml
+
+from support.ansible import REPO, run_playbook
+
+SITE = os.path.join(REPO, 'site.yml')
+
+
+def inventory_hosts(path):
+    """{host: its variables} for every host of a YAML inventory file, in file order."""
+    with open(path) as handle:
+        inventory = yaml.safe_load(handle)
+    hosts = {}
+
+    def walk(group):
+        for name, variables in (group.get('hosts') or {}).items():
+            hosts.setdefault(name, dict(variables or {}))
+        for child in (group.get('children') or {}).values():
+            walk(child or {})
+
+    walk(inventory['all'])
+    return hosts
+
+
+class Deployment(object):
+    def __init__(self, inventory, dbname='library'):
+        self.inventory = inventory
+        self.dbname = dbname
+        self.hosts = inventory_hosts(inventory)
+
+    def port(self, host):
+        return self.hosts[host]['pgdist_port']
+
+    def address(self, host):
+        return self.hosts[host]['pgdist_address']
+
+    def cluster(self, host):
+        return self.hosts[host]['pgdist_cluster_name']
+
+    def config_dir(self, host):
+        return '/etc/postgresql/15/%s' % self.cluster(host)
+
+    def run(self, **kwargs):
+        return run_playbook(SITE, inventory=self.inventory, **kwargs)
+
+    def deploy(self, **kwargs):
+        run = self.run(**kwargs)
+        assert run.ok, 'site.yml failed:\n%s\n%s' % (run.stdout[-6000:], run.stderr[-3000:])
+        return run
+
+    def changed(self, run):
+        return dict((host, run.changed(host)) for host in self.hosts)
+
+    def psql(self, host, sql, dbname=None, check=True, pgoptions=None):
+        """SQL as the postgres system user over the host's unix socket; unaligned rows (or the
+        CompletedProcess with check=False)."""
+        env = dict(os.environ, PGOPTIONS=pgoptions) if pgoptions else None
+        out = subprocess.run(['runuser', '-u', 'postgres', '--', 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1',
+                              '-p', str(self.port(host)), '-d', dbname or self.dbname, '-c', sql],
+                             check=False, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        if not check:
+            return out
+        if out.returncode != 0:
+            raise AssertionError('psql on %s failed: %s' % (host, out.stderr))
+        return out.stdout.strip()
+
+    def ctl(self, host, action):
+        subprocess.run(['pg_ctlcluster', '15', self.cluster(host), action], check=True)
+
+    def drop(self):
+        """Stop and remove every cluster of the inventory (those that exist)."""
+        for host in self.hosts:
+            subprocess.run(['pg_dropcluster', '--stop', '15', self.cluster(host)], check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
