@@ -59,6 +59,17 @@ def test_check_mode_after_deploy_changes_nothing(deployed):
     assert changed(deploy(check=True)) == dict.fromkeys(HOSTS, 0)
 
 
+def test_tuned_defaults_reach_the_coordinator_only(deployed):
+    options = psql('coordinator1', "SELECT string_agg(srvname || ':' || array_to_string(srvoptions, ','), ' ' "
+                                   "ORDER BY srvname) FROM pg_foreign_server").split(' ')
+    assert len(options) == 2
+    for server in options:
+        assert {'batch_size=1000', 'fetch_size=10000', 'async_capable=true'} <= set(server.split(':', 1)[1].split(','))
+    partitionwise = "SELECT current_setting('enable_partitionwise_aggregate') || current_setting('enable_partitionwise_join')"
+    assert psql('coordinator1', partitionwise) == 'onon'
+    assert psql('shard1', partitionwise) == 'offoff'
+
+
 def test_rows_land_on_their_shard(deployed):
     psql('coordinator1', "INSERT INTO booksample VALUES (9001, 'test', true, 'paris', 1), (9002, 'test', true, 'lagos', 2);"
                          "INSERT INTO lend VALUES (9001, 9002, '2024-01-01', NULL);"
