@@ -70,6 +70,19 @@ def test_tuned_defaults_reach_the_coordinator_only(deployed):
     assert psql('shard1', partitionwise) == 'offoff'
 
 
+def test_analyze_gives_the_planner_the_shards_sizes_and_changes_nothing(deployed):
+    psql('coordinator1', 'INSERT INTO events SELECT g, g::text FROM generate_series(100001, 100400) g')
+    try:
+        assert changed(deploy(extra_vars={'pgdist_analyze_tables': True})) == dict.fromkeys(HOSTS, 0)
+        # reltuples is -1 until a foreign table is analyzed; after ANALYZE it counts the shard's rows.
+        sizes = psql('coordinator1', "SELECT sum(reltuples)::int, min(reltuples) FROM pg_class "
+                                     "WHERE relname LIKE 'events\\_p%' AND relkind = 'f'")
+        total, smallest = sizes.split('|')
+        assert int(total) >= 400 and float(smallest) >= 0
+    finally:
+        psql('coordinator1', 'DELETE FROM events WHERE id BETWEEN 100001 AND 100400')
+
+
 def test_rows_land_on_their_shard(deployed):
     psql('coordinator1', "INSERT INTO booksample VALUES (9001, 'test', true, 'paris', 1), (9002, 'test', true, 'lagos', 2);"
                          "INSERT INTO lend VALUES (9001, 9002, '2024-01-01', NULL);"

@@ -46,6 +46,10 @@ def fdw_session_on(variant, shard, table):
         session.wait(timeout=30)
 
 
+# The coordinator role's tuned defaults (pgdist_foreign_server_options), first in sorted order.
+TUNED = 'async_capable=true,batch_size=1000,'
+
+
 def servers(variant):
     """Foreign server name -> its options, sorted, comma-separated."""
     return dict(line.split('|', 1) for line in variant.psql(
@@ -67,8 +71,8 @@ def test_ssl_is_on_with_generated_certificates(variant):
 
 def test_foreign_servers_require_ssl_and_the_fdw_link_is_encrypted(variant):
     assert servers(variant) == {
-        'shard1': 'dbname=library,host=127.0.0.2,port=55463,sslmode=require',
-        'shard2': 'dbname=library,host=127.0.0.3,port=55464,sslmode=require'}
+        'shard1': TUNED + 'dbname=library,fetch_size=10000,host=127.0.0.2,port=55463,sslmode=require',
+        'shard2': TUNED + 'dbname=library,fetch_size=10000,host=127.0.0.3,port=55464,sslmode=require'}
     # child1 lives on shard1, child2 on shard2: the coordinator's fdw backend on each is encrypted.
     assert fdw_session_on(variant, 'shard1', 'child1') == 't|TLSv1.3'
     assert fdw_session_on(variant, 'shard2', 'child2') == 't|TLSv1.3'
@@ -135,15 +139,16 @@ def test_given_ca_makes_the_coordinator_verify_the_shards(variant, ca_dir):
         # The servers' settings change (reload) and, on the coordinator, the foreign servers' options.
         assert all(count > 0 for count in variant.changed(run).values()), variant.changed(run)
         assert variant.psql('shard1', 'SHOW ssl_cert_file', 'postgres') == ca_dir + '/shard1.crt'
-        assert servers(variant)['shard1'] == ('dbname=library,host=127.0.0.2,port=55463,sslmode=verify-full,'
-                                              'sslrootcert=%s/ca.crt' % ca_dir)
+        assert servers(variant)['shard1'] == (TUNED + 'dbname=library,fetch_size=10000,host=127.0.0.2,port=55463,'
+                                              'sslmode=verify-full,sslrootcert=%s/ca.crt' % ca_dir)
         # verify-full succeeds only if the shard now presents the CA-signed certificate naming 127.0.0.2.
         assert fdw_session_on(variant, 'shard1', 'child1') == 't|TLSv1.3'
         assert fdw_session_on(variant, 'shard2', 'child2') == 't|TLSv1.3'
         assert variant.changed(variant.deploy(extra_vars=given)) == dict.fromkeys(variant.hosts, 0)
     finally:
         variant.deploy()
-    assert servers(variant)['shard1'] == 'dbname=library,host=127.0.0.2,port=55463,sslmode=require'
+    assert servers(variant)['shard1'] == (TUNED + 'dbname=library,fetch_size=10000,host=127.0.0.2,port=55463,'
+                                          'sslmode=require')
     assert variant.psql('shard1', 'SHOW ssl_cert_file', 'postgres') == variant.config_dir('shard1') + '/pgdist-server.crt'
 
 
