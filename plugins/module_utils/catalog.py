@@ -33,10 +33,6 @@ def parse_options(option_array):
     return dict(item.split('=', 1) for item in (option_array or []))
 
 
-def server_version(conn):
-    return conn.server_version
-
-
 def database(conn, name):
     return fetch_one(conn, """
         SELECT d.datname AS name, pg_catalog.pg_get_userbyid(d.datdba) AS owner,
