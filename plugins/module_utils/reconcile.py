@@ -293,10 +293,8 @@ def user_mapping(request):
     params, plan, conn = request.params, request.plan, request.conn
     server = check_identifier(params['server'], 'server')
     options = params.get('options')
-    for key, value in (options or {}).items():
+    for key in options or {}:
         check_identifier(key, 'options')
-        if key in SECRET_OPTIONS:
-            request.secret(option_text(value))
     if catalog.foreign_server(conn, server) is None:
         raise InvalidInput('server: foreign server %r does not exist in this database' % server)
     usename = _mapping_user_name(conn, params['user'])

@@ -45,8 +45,8 @@ class Request(object):
         return value
 
 
-def hide_secret_options(module):
-    """Make secret generic options (options.password, ...) no_log before anything can fail.
+def hide_secret_options(module, plan):
+    """Make secret generic options (options.password, ...) no_log and redacted before anything can fail.
 
     A dict option cannot mark one of its keys no_log in the argument spec;
     without this a failure before the reconciler runs (a refused connection)
@@ -57,6 +57,7 @@ def hide_secret_options(module):
             for name in SECRET_OPTIONS:
                 if value.get(name) is not None:
                     module.no_log_values.add(option_text(value[name]))
+                    plan.secrets.add(option_text(value[name]))
 
 
 def build_module(argument_spec, **kwargs):
@@ -73,7 +74,8 @@ def run_module(argument_spec, reconcile, autocommit=False, connect_db=None, **mo
     from the params when it is not the `db` option.
     """
     module = build_module(argument_spec, **module_kwargs)
-    hide_secret_options(module)
+    plan = Plan()
+    hide_secret_options(module, plan)
     if not HAS_PSYCOPG2:
         module.fail_json(msg=missing_required_lib('psycopg2'), exception=str(PSYCOPG2_IMPORT_ERROR))
     try:
@@ -81,7 +83,6 @@ def run_module(argument_spec, reconcile, autocommit=False, connect_db=None, **mo
                        autocommit=autocommit)
     except ConnectionFailure as exc:
         module.fail_json(msg=str(exc))
-    plan = Plan()
     request = Request(module, conn, plan)
     try:
         outcome = reconcile(request) or {}
