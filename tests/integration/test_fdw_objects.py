@@ -7,6 +7,7 @@ import pytest
 from support.ansible import run_tasks
 
 FDW_PASSWORD = 'fdw-Pa55-word-xyz'
+COORDINATOR_DB = 'fdw_objects'
 
 
 def deploy_tasks(coordinator, shards, batch_size=100):
@@ -18,15 +19,19 @@ def deploy_tasks(coordinator, shards, batch_size=100):
             {'name': 'database on ' + name, 'pgdist.cluster.database': dict(
                 shard.login, name='library', owner='pgdist_fdw')},
         ]
-    tasks.append({'name': 'postgres_fdw', 'pgdist.cluster.extension': dict(
-        coordinator.login, db='postgres', name='postgres_fdw')})
+    # A database of this test's own: other test modules share the session's coordinator.
+    tasks += [
+        {'name': 'coordinator database', 'pgdist.cluster.database': dict(coordinator.login, name=COORDINATOR_DB)},
+        {'name': 'postgres_fdw', 'pgdist.cluster.extension': dict(
+            coordinator.login, db=COORDINATOR_DB, name='postgres_fdw')},
+    ]
     for name, shard in shards.items():
         tasks += [
             {'name': 'server ' + name, 'pgdist.cluster.foreign_server': dict(
-                coordinator.login, db='postgres', name=name,
+                coordinator.login, db=COORDINATOR_DB, name=name,
                 options=dict(host=shard.host, port=shard.port, dbname='library', batch_size=batch_size))},
             {'name': 'mapping ' + name, 'pgdist.cluster.user_mapping': dict(
-                coordinator.login, db='postgres', user='postgres', server=name,
+                coordinator.login, db=COORDINATOR_DB, user='postgres', server=name,
                 options=dict(user='pgdist_fdw', password=FDW_PASSWORD))},
         ]
     return tasks
@@ -42,13 +47,13 @@ def deployed(coordinator, shard1, shard2):
 
 def test_first_run_changes_and_second_is_idempotent(deployed):
     assert deployed['first'].ok, deployed['first'].stdout
-    assert deployed['first'].changed('localhost') == 9
+    assert deployed['first'].changed('localhost') == 10
     assert deployed['second'].ok, deployed['second'].stdout
     assert deployed['second'].changed('localhost') == 0
 
 
 def test_catalogs_hold_what_was_asked(deployed, coordinator, shard1):
-    servers = dict(coordinator.query("SELECT srvname, srvoptions FROM pg_foreign_server"))
+    servers = dict(coordinator.query("SELECT srvname, srvoptions FROM pg_foreign_server", dbname=COORDINATOR_DB))
     assert sorted(servers) == ['shard_a', 'shard_b']
     assert 'port=%d' % shard1.port in servers['shard_a']
     assert 'batch_size=100' in servers['shard_a']
@@ -64,10 +69,10 @@ def test_foreign_table_reads_shard_rows(deployed, coordinator, shard1):
         cursor.execute("TRUNCATE books")
         cursor.execute("INSERT INTO books VALUES (1, 'Things Fall Apart'), (2, 'Germinal')")
     conn.close()
-    coordinator.query("DROP FOREIGN TABLE IF EXISTS books_a")
+    coordinator.query("DROP FOREIGN TABLE IF EXISTS books_a", dbname=COORDINATOR_DB)
     coordinator.query("CREATE FOREIGN TABLE books_a (id int, title text) SERVER shard_a "
-                      "OPTIONS (table_name 'books')")
-    assert coordinator.query("SELECT id, title FROM books_a ORDER BY id") == [
+                      "OPTIONS (table_name 'books')", dbname=COORDINATOR_DB)
+    assert coordinator.query("SELECT id, title FROM books_a ORDER BY id", dbname=COORDINATOR_DB) == [
         (1, 'Things Fall Apart'), (2, 'Germinal')]
 
 
@@ -81,7 +86,7 @@ def test_password_never_shown(deployed):
 
 def test_check_mode_reports_change_and_alters_nothing(deployed, coordinator):
     shards = deployed['shards']
-    before = coordinator.query("SELECT srvname, srvoptions FROM pg_foreign_server ORDER BY 1")
+    before = coordinator.query("SELECT srvname, srvoptions FROM pg_foreign_server ORDER BY 1", dbname=COORDINATOR_DB)
     run = run_tasks(deploy_tasks(coordinator, shards, batch_size=500), check=True, diff=True)
     assert run.ok, run.stdout
     assert run.changed('localhost') == 2
@@ -89,4 +94,4 @@ def test_check_mode_reports_change_and_alters_nothing(deployed, coordinator):
     assert all('SET "batch_size"' in r['queries'][0] for r in changed)
     assert changed[0]['diff']['before']['options']['batch_size'] == '100'
     assert changed[0]['diff']['after']['options']['batch_size'] == '500'
-    assert coordinator.query("SELECT srvname, srvoptions FROM pg_foreign_server ORDER BY 1") == before
+    assert coordinator.query("SELECT srvname, srvoptions FROM pg_foreign_server ORDER BY 1", dbname=COORDINATOR_DB) == before
