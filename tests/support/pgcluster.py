@@ -82,6 +82,9 @@ class PgCluster(object):
         self._run(os.path.join(PG_BIN, 'pg_ctl'), '-D', self.datadir, '-l', self.logfile, '-w', '-t', '60', 'start')
         return self
 
+    def running(self):
+        return os.path.exists(os.path.join(self.datadir, 'postmaster.pid'))
+
     def stop(self, mode='fast'):
         if os.path.exists(os.path.join(self.datadir, 'postmaster.pid')):
             self._run(os.path.join(PG_BIN, 'pg_ctl'), '-D', self.datadir, '-m', mode, '-w', 'stop')

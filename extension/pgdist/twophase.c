@@ -1,0 +1,416 @@
+/*
+ * twophase.c: atomic commit of transactions that wrote on more than one node.
+ *
+ * At pre-commit, before postgres_fdw sends its COMMITs, the early callback
+ * counts the participants: the remote transactions that wrote, plus this
+ * node when it wrote too. With two or more, the commit becomes two-phase:
+ *   1. a commit record (a row of pgdist.commit_records naming the
+ *      transaction) is written in the local transaction;
+ *   2. each writing remote transaction gets PREPARE TRANSACTION 'gid'
+ *      instead of COMMIT (libpq_shim.c rewrites postgres_fdw's command, so
+ *      postgres_fdw's parallel_commit prepares them in parallel); any failure
+ *      there aborts the local transaction, and its commit record with it;
+ *   3. the local commit, flushed to disk whatever synchronous_commit says, is
+ *      the decision;
+ *   4. after it, COMMIT PREPARED on each (ROLLBACK PREPARED after an abort).
+ * A prepared transaction left behind by a crash or a lost connection is
+ * finished by recovery.c: committed when its commit record exists, rolled
+ * back when it does not and the local transaction is no longer in progress.
+ * The gid is pgdist_<system id>_<full xid>_<backend nonce>_<n>: the xid
+ * tells whether the decision may still be pending, the nonce keeps gids
+ * unique when a crash lets an xid that never reached the WAL be handed out
+ * again. Transactions that wrote on one node keep postgres_fdw's one-phase
+ * commit. Without the extension's objects in the database (CREATE EXTENSION
+ * pgdist) there is nowhere to record a decision, and commits stay one-phase
+ * with a warning.
+ *
+ * The decision takes a share lock (pgdist_commit_lock_tag) until the end of
+ * the transaction; restore points take it exclusively, so none falls between
+ * the commits of one transaction on two nodes.
+ */
+#include "pgdist.h"
+
+#include <sys/socket.h>
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "commands/dbcommands.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#define PGDIST_LOCK_KEY 0x70676473	/* "pgds" */
+#define PGDIST_LOCK_COMMIT 1
+
+static bool xact_two_phase = false;
+static char xact_name[PGDIST_GID_LEN];	/* the commit record's transaction, gid without _<n> */
+static uint32 xact_prepared = 0;
+
+static void resolve_prepared(bool commit);
+
+void
+pgdist_commit_lock_tag(LOCKTAG *tag)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, PGDIST_LOCK_KEY, PGDIST_LOCK_COMMIT, 2);
+}
+
+static bool
+count_writers(FdwConn *fc, void *arg)
+{
+	if (fc->in_xact && fc->wrote)
+		(*(int *) arg)++;
+	return true;
+}
+
+/* The relation of commit records, or InvalidOid where CREATE EXTENSION pgdist has not run. */
+static Oid
+commit_records_relid(void)
+{
+	Oid			schema = get_namespace_oid("pgdist", true);
+
+	return OidIsValid(schema) ? get_relname_relid("commit_records", schema) : InvalidOid;
+}
+
+static uint64
+backend_nonce(void)
+{
+	static uint64 nonce = 0;
+
+	while (nonce == 0)
+		if (!pg_strong_random(&nonce, sizeof(nonce)))
+			nonce = (uint64) MyStartTimestamp ^ ((uint64) MyProcPid << 32);
+	return nonce;
+}
+
+static void
+write_commit_record(Oid relid)
+{
+	Relation	rel = table_open(relid, RowExclusiveLock);
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	HeapTuple	tuple;
+
+	values[0] = CStringGetTextDatum(xact_name);
+	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
+	tuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+	CatalogTupleInsert(rel, tuple);
+	heap_freetuple(tuple);
+	table_close(rel, NoLock);
+}
+
+void
+pgdist_early_xact_callback(XactEvent event, void *arg)
+{
+	static bool warned = false;
+	int			writers = 0;
+	Oid			records;
+	LOCKTAG		tag;
+
+	if (event == XACT_EVENT_ABORT && xact_two_phase)
+	{
+		/* Before postgres_fdw's abort cleanup, which may drop connections holding a prepared part. */
+		resolve_prepared(false);
+		xact_two_phase = false;
+	}
+	if (event != XACT_EVENT_PRE_COMMIT)
+		return;
+	xact_two_phase = false;
+	xact_prepared = 0;
+	pgdist_foreach_conn(count_writers, &writers);
+	if (writers == 0)
+		return;
+	if (!pgdist_two_phase_commit ||
+		writers + (TransactionIdIsValid(GetTopTransactionIdIfAny()) ? 1 : 0) < 2)
+	{
+		pg_atomic_fetch_add_u64(&pgdist_shared->one_phase_commits, 1);
+		return;
+	}
+	if (!OidIsValid(records = commit_records_relid()))
+	{
+		if (!warned)
+			ereport(WARNING,
+					(errmsg("pgdist: transactions writing on several nodes commit in one phase in database \"%s\"",
+							get_database_name(MyDatabaseId)),
+					 errhint("Run CREATE EXTENSION pgdist in it for two-phase commit.")));
+		warned = true;
+		pg_atomic_fetch_add_u64(&pgdist_shared->one_phase_commits, 1);
+		return;
+	}
+	pgdist_commit_lock_tag(&tag);
+	(void) LockAcquire(&tag, ShareLock, false, false);
+	snprintf(xact_name, sizeof(xact_name), PGDIST_GID_PREFIX "%llu_%llu_%016llx",
+			 (unsigned long long) GetSystemIdentifier(),
+			 (unsigned long long) U64FromFullTransactionId(GetTopFullTransactionId()),
+			 (unsigned long long) backend_nonce());
+	write_commit_record(records);
+	/* The local commit record is the decision: it must be on disk before any COMMIT PREPARED. */
+	ForceSyncCommit();
+	xact_two_phase = true;
+	pg_atomic_fetch_add_u64(&pgdist_shared->two_phase_commits, 1);
+}
+
+const char *
+pgdist_commit_rewrite(FdwConn *fc)
+{
+	static char command[PGDIST_GID_LEN + 32];
+
+	if (!xact_two_phase || !fc->wrote)
+		return "COMMIT TRANSACTION";
+	snprintf(fc->gid, sizeof(fc->gid), "%s_%u", xact_name, ++xact_prepared);
+	snprintf(command, sizeof(command), "PREPARE TRANSACTION '%s'", fc->gid);
+	fc->prepared = true;
+	return command;
+}
+
+/* Splits a gid of ours into its commit record's transaction name and its full xid. */
+bool
+pgdist_parse_gid(const char *gid, char *transaction, FullTransactionId *fxid)
+{
+	unsigned long long sysid;
+	unsigned long long xid;
+	unsigned long long nonce;
+	unsigned int n;
+	int			name_end = 0;
+	int			used = 0;
+
+	if (sscanf(gid, PGDIST_GID_PREFIX "%llu_%llu_%16llx%n_%u%n", &sysid, &xid, &nonce, &name_end, &n, &used) != 4 ||
+		gid[used] != '\0' || name_end >= PGDIST_GID_LEN || sysid != (unsigned long long) GetSystemIdentifier())
+		return false;
+	memcpy(transaction, gid, name_end);
+	transaction[name_end] = '\0';
+	*fxid = FullTransactionIdFromU64(xid);
+	return true;
+}
+
+typedef struct Resolution
+{
+	bool		commit;
+	TimestampTz deadline;
+	int			count;
+	PGconn	   *conns[64];
+	char		gids[64][PGDIST_GID_LEN];
+} Resolution;
+
+/*
+ * After a failed PREPARE, postgres_fdw stops reading the other connections'
+ * answers; before its abort cleanup drops those connections, read them, so
+ * a PREPARE that did succeed can be rolled back right away.
+ */
+static void
+drain(PGconn *conn, TimestampTz deadline)
+{
+	PGresult   *res;
+
+	if (PQtransactionStatus(conn) != PQTRANS_ACTIVE || !pgdist_wait_result(conn, deadline, false))
+		return;
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+}
+
+static bool
+send_resolution(FdwConn *fc, void *arg)
+{
+	Resolution *r = (Resolution *) arg;
+	char		command[PGDIST_GID_LEN + 32];
+
+	if (!fc->prepared)
+		return true;
+	if (!r->commit)
+		drain(fc->conn, r->deadline);
+	/* A connection left busy or broken is for recovery.c to finish. */
+	if (PQstatus(fc->conn) != CONNECTION_OK || PQtransactionStatus(fc->conn) != PQTRANS_IDLE ||
+		r->count >= lengthof(r->conns))
+		return true;
+	snprintf(command, sizeof(command), "%s PREPARED '%s'", r->commit ? "COMMIT" : "ROLLBACK", fc->gid);
+	if (!pgdist_real_PQsendQuery(fc->conn, command))
+		return true;
+	r->conns[r->count] = fc->conn;
+	strlcpy(r->gids[r->count], fc->gid, PGDIST_GID_LEN);
+	r->count++;
+	return true;
+}
+
+/*
+ * Runs after the local commit or abort: no error may be raised, interrupts
+ * are held. Whatever cannot be finished here stays prepared on its node and
+ * is finished by recovery from the local outcome.
+ */
+static void
+resolve_prepared(bool commit)
+{
+	Resolution	r;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), pgdist_commit_timeout);
+
+	r.commit = commit;
+	r.deadline = deadline;
+	r.count = 0;
+	pgdist_foreach_conn(send_resolution, &r);
+	for (int i = 0; i < r.count; i++)
+	{
+		PGconn	   *conn = r.conns[i];
+		PGresult   *res;
+
+		if (!pgdist_wait_result(conn, deadline, false))
+		{
+			ereport(WARNING,
+					(errmsg("pgdist: no answer from %s:%s to %s PREPARED '%s' within %d ms",
+							PQhost(conn), PQport(conn), commit ? "COMMIT" : "ROLLBACK", r.gids[i],
+							pgdist_commit_timeout),
+					 errdetail("The transaction stays prepared there until pgdist's recovery finishes it.")));
+			/* postgres_fdw finds the connection broken and opens a new one. */
+			shutdown(PQsocket(conn), SHUT_RDWR);
+			continue;
+		}
+		while ((res = PQgetResult(conn)) != NULL)
+		{
+			const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+			/* 42704: already finished by recovery, or its PREPARE failed. */
+			if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+				!(sqlstate != NULL && strcmp(sqlstate, "42704") == 0))
+				ereport(WARNING,
+						(errmsg("pgdist: %s PREPARED '%s' failed on %s:%s: %s",
+								commit ? "COMMIT" : "ROLLBACK", r.gids[i], PQhost(conn), PQport(conn),
+								PQresultErrorMessage(res)),
+						 errdetail("The transaction stays prepared there until pgdist's recovery finishes it.")));
+			PQclear(res);
+		}
+	}
+}
+
+/* Registered at load time, before postgres_fdw's: runs after it, once its commit cleanup is done. */
+static void
+late_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (xact_two_phase)
+				resolve_prepared(true);
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			break;
+		default:
+			return;
+	}
+	xact_two_phase = false;
+	pgdist_reset_conns();
+	pgdist_clear_own_slot();
+}
+
+void
+pgdist_twophase_init(void)
+{
+	RegisterXactCallback(late_xact_callback, NULL);
+}
+
+/*
+ * A named restore point on this node and every foreign server, taken while
+ * no two-phase commit is deciding: a transaction committed at one node's
+ * point is committed or prepared (and then committed by recovery) at every
+ * other node's. Returns each node with its restore point LSN and how long
+ * commits were paused.
+ */
+PG_FUNCTION_INFO_V1(pgdist_create_restore_point);
+Datum
+pgdist_create_restore_point(PG_FUNCTION_ARGS)
+{
+	text	   *name = PG_GETARG_TEXT_PP(0);
+	const char *params[1] = {text_to_cstring(name)};
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *servers;
+	List	   *volatile lsns = NIL;
+	LOCKTAG		tag;
+	TimestampTz paused;
+	volatile double paused_ms = 0;
+	ListCell   *lc;
+	volatile Datum local = (Datum) 0;
+
+	if (!superuser())
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("must be superuser to create a restore point")));
+	pgdist_materialize(fcinfo);
+	/* Connected before commits pause, so the pause lasts only the restore points themselves. */
+	servers = pgdist_connect_servers();
+	PG_TRY();
+	{
+		foreach(lc, servers)
+		{
+			RemoteServer *rs = (RemoteServer *) lfirst(lc);
+
+			if (rs->conn == NULL)
+				ereport(ERROR, (errmsg("server \"%s\" cannot be reached: %s", rs->name, rs->error),
+								errdetail("A restore point must be taken on every node at once.")));
+		}
+		pgdist_commit_lock_tag(&tag);
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		paused = GetCurrentTimestamp();
+		local = DirectFunctionCall1(pg_create_restore_point, PointerGetDatum(name));
+		foreach(lc, servers)
+		{
+			RemoteServer *rs = (RemoteServer *) lfirst(lc);
+
+			if (!PQsendQueryParams(rs->conn, "SELECT pg_catalog.pg_create_restore_point($1)::text",
+								   1, NULL, params, NULL, NULL, 0))
+				ereport(ERROR, (errmsg("could not send the restore point to server \"%s\": %s",
+									   rs->name, pchomp(PQerrorMessage(rs->conn)))));
+		}
+		foreach(lc, servers)
+		{
+			RemoteServer *rs = (RemoteServer *) lfirst(lc);
+			PGresult   *last = NULL;
+			PGresult   *res;
+
+			if (!pgdist_wait_result(rs->conn, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																		  pgdist_commit_timeout), true))
+				ereport(ERROR, (errmsg("server \"%s\" did not answer within %d ms", rs->name,
+									   pgdist_commit_timeout)));
+			while ((res = PQgetResult(rs->conn)) != NULL)
+			{
+				PQclear(last);
+				last = res;
+			}
+			if (last == NULL || PQresultStatus(last) != PGRES_TUPLES_OK)
+				ereport(ERROR, (errmsg("restore point \"%s\" failed on server \"%s\": %s", params[0],
+									   rs->name, pgdist_result_error(last, rs->conn)),
+								errdetail("The restore points already taken on other nodes are not consistent on their own.")));
+			lsns = lappend(lsns, pstrdup(PQgetvalue(last, 0, 0)));
+			PQclear(last);
+		}
+		LockRelease(&tag, ExclusiveLock, false);
+		paused_ms = (double) (GetCurrentTimestamp() - paused) / 1000.0;
+	}
+	PG_FINALLY();
+	{
+		pgdist_disconnect_servers(servers);
+	}
+	PG_END_TRY();
+
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+		ListCell   *lsn;
+
+		values[0] = CStringGetTextDatum("coordinator");
+		values[1] = local;
+		values[2] = Float8GetDatum(paused_ms);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		forboth(lc, servers, lsn, lsns)
+		{
+			values[0] = CStringGetTextDatum(((RemoteServer *) lfirst(lc))->name);
+			values[1] = DirectFunctionCall1(pg_lsn_in, CStringGetDatum((char *) lfirst(lsn)));
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,30 @@
+"""Fixtures of the coordinator extension's tests: one installed build, one distributed cluster per session."""
+
+import pytest
+
+from support import pgdist_ext
+
+
+@pytest.fixture(scope='session')
+def dist():
+    pgdist_ext.install()
+    cluster = pgdist_ext.Distributed(shards=3)
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture()
+def items(dist):
+    """items(id, v): ids 1-99 on shard 1, 100-199 on shard 2, 200-299 on shard 3, ten rows on each."""
+    dist.distribute('items', 'id int NOT NULL, v text', 'id', [(1, 100), (100, 200), (200, 300)])
+    dist.coordinator.query("INSERT INTO items SELECT g, 'init' FROM generate_series(1, 10) g"
+                           " UNION ALL SELECT g, 'init' FROM generate_series(100, 109) g"
+                           " UNION ALL SELECT g, 'init' FROM generate_series(200, 209) g")
+    yield dist
+    for proxy in dist.proxies:
+        proxy.release_all()
+    for shard in dist.shards:
+        if not shard.running():
+            shard.start()

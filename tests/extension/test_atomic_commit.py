@@ -1,0 +1,210 @@
+"""Atomic commit across shards (pgdist's two-phase commit) on real clusters.
+
+The coordinator preloads pgdist; its three shards are reached through fault
+proxies, so a test can hold PREPARE TRANSACTION or COMMIT PREPARED on its
+way to a shard and crash the coordinator backend or the shard at exactly
+that step. Recovery (the maintenance worker, every second here) must then
+bring every shard to the coordinator's outcome.
+"""
+
+import os
+import signal
+import threading
+import time
+
+import psycopg2
+import pytest
+
+from support.pgcluster import wait_for
+from support.pgdist_ext import distribute_pgbench, pgbench, tpcb_invariant
+
+
+def value(dist, key):
+    return dist.coordinator.scalar('SELECT v FROM items WHERE id = %s', (key,))
+
+
+def shard_value(dist, index, key):
+    return dist.shards[index].scalar('SELECT v FROM items_s%d WHERE id = %%s' % (index + 1), (key,))
+
+
+class Committer(threading.Thread):
+    """COMMIT of an open transaction in a thread: the test acts while it is in progress."""
+
+    def __init__(self, conn):
+        super(Committer, self).__init__(daemon=True)
+        self.conn = conn
+        self.error = None
+        self.start()
+
+    def run(self):
+        try:
+            self.conn.commit()
+        except psycopg2.Error as exc:
+            self.error = exc
+
+
+def open_transaction(dist, statements):
+    conn = dist.coordinator.connect(autocommit=False)
+    with conn.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+    return conn
+
+
+def coordinator_up(dist):
+    try:
+        return dist.coordinator.scalar('SELECT 1') == 1
+    except psycopg2.Error:
+        return False
+
+
+def test_two_shards_written_commit_in_two_phases(items):
+    before = items.stats()
+    with items.coordinator.connect(autocommit=False) as conn, conn.cursor() as cursor:
+        cursor.execute("UPDATE items SET v = 'both' WHERE id IN (1, 100)")
+    after = items.stats()
+    assert after['two_phase'] == before['two_phase'] + 1
+    assert shard_value(items, 0, 1) == shard_value(items, 1, 100) == 'both'
+    assert items.prepared() == []
+
+
+def test_one_shard_written_keeps_one_phase_and_read_shards_are_not_prepared(items):
+    before = items.stats()
+    with items.coordinator.connect(autocommit=False) as conn, conn.cursor() as cursor:
+        cursor.execute('SELECT count(*) FROM items')            # reads every shard
+        cursor.execute("UPDATE items SET v = 'one' WHERE id = 2")  # writes shard 1 only
+    after = items.stats()
+    assert after['two_phase'] == before['two_phase']
+    assert after['one_phase'] == before['one_phase'] + 1
+    assert value(items, 2) == 'one'
+
+
+def test_a_local_write_and_one_shard_commit_in_two_phases(items):
+    items.coordinator.query('CREATE TABLE IF NOT EXISTS local_notes (note text)')
+    before = items.stats()
+    with items.coordinator.connect(autocommit=False) as conn, conn.cursor() as cursor:
+        cursor.execute("INSERT INTO local_notes VALUES ('x')")
+        cursor.execute("UPDATE items SET v = 'with-local' WHERE id = 3")
+    assert items.stats()['two_phase'] == before['two_phase'] + 1
+
+
+@pytest.mark.parametrize('order', [(1, 100), (100, 1)], ids=['failing-shard-last', 'failing-shard-first'])
+def test_a_shard_refusing_at_commit_leaves_no_part_committed(items, order):
+    """The issue's case: a deferred constraint on shard 2 raises at commit; shard 1's part must not stay."""
+    items.as_fdw_user(1, "CREATE OR REPLACE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$"
+                         " BEGIN IF NEW.v = 'boom' THEN RAISE EXCEPTION 'boom at commit'; END IF; RETURN NULL; END $$;"
+                         " CREATE CONSTRAINT TRIGGER boom AFTER UPDATE ON items_s2 DEFERRABLE INITIALLY DEFERRED"
+                         " FOR EACH ROW EXECUTE FUNCTION boom()")
+    conn = items.coordinator.connect(autocommit=False)
+    with conn.cursor() as cursor:
+        for key in order:
+            cursor.execute("UPDATE items SET v = %s WHERE id = %s", ('boom' if key == 100 else 'atomic-test', key))
+    with pytest.raises(psycopg2.Error, match='boom at commit'):
+        conn.commit()
+    conn.close()
+    assert shard_value(items, 0, 1) == 'init'
+    assert shard_value(items, 1, 100) == 'init'
+    assert items.prepared() == []
+
+
+def test_backend_killed_after_prepare_before_commit_rolls_back_everywhere(items):
+    hold = items.proxies[1].hold(b'PREPARE TRANSACTION')
+    conn = open_transaction(items, ["UPDATE items SET v = 'lost' WHERE id = 4",
+                                    "UPDATE items SET v = 'lost' WHERE id = 104"])
+    pid = conn.get_backend_pid()
+    committer = Committer(conn)
+    assert hold.reached.wait(10)
+    # parallel_commit sent both PREPAREs: shard 1 has its part prepared, shard 2's is held on the way.
+    assert wait_for(lambda: len(items.shards[0].query('SELECT gid FROM pg_prepared_xacts')) == 1, timeout=10)
+    os.kill(pid, signal.SIGKILL)
+    hold.release()
+    committer.join(10)
+    assert committer.error is not None
+    assert wait_for(lambda: coordinator_up(items), timeout=30)
+    assert wait_for(lambda: items.prepared() == [], timeout=30), items.prepared()
+    assert shard_value(items, 0, 4) == 'init'
+    assert shard_value(items, 1, 104) == 'init'
+
+
+def test_backend_killed_after_local_commit_commits_everywhere(items):
+    hold = items.proxies[1].hold(b'COMMIT PREPARED')
+    conn = open_transaction(items, ["UPDATE items SET v = 'kept' WHERE id = 5",
+                                    "UPDATE items SET v = 'kept' WHERE id = 105"])
+    pid = conn.get_backend_pid()
+    committer = Committer(conn)
+    assert hold.reached.wait(10)
+    os.kill(pid, signal.SIGKILL)
+    hold.release()
+    committer.join(10)
+    assert wait_for(lambda: coordinator_up(items), timeout=30)
+    assert wait_for(lambda: items.prepared() == [], timeout=30), items.prepared()
+    assert shard_value(items, 0, 5) == 'kept'
+    assert shard_value(items, 1, 105) == 'kept'
+
+
+def test_shard_stopped_between_prepare_and_commit_catches_up_on_recovery(items):
+    hold = items.proxies[1].hold(b'COMMIT PREPARED')
+    conn = open_transaction(items, ["UPDATE items SET v = 'later' WHERE id = 6",
+                                    "UPDATE items SET v = 'later' WHERE id = 106"])
+    committer = Committer(conn)
+    assert hold.reached.wait(10)
+    items.shards[1].stop('immediate')
+    hold.release()
+    committer.join(15)
+    assert not committer.is_alive()
+    assert committer.error is None            # decided and committed on the coordinator
+    conn.close()
+    assert shard_value(items, 0, 6) == 'later'
+    items.shards[1].start()
+    assert wait_for(lambda: items.prepared() == [], timeout=30), items.prepared()
+    assert shard_value(items, 1, 106) == 'later'
+
+
+def test_in_doubt_transactions_are_reported_with_their_outcome(items):
+    hold = items.proxies[2].hold(b'COMMIT PREPARED')
+    items.coordinator.query("ALTER SYSTEM SET pgdist.recovery_interval = 0")
+    items.coordinator.query('SELECT pg_reload_conf()')
+    try:
+        conn = open_transaction(items, ["UPDATE items SET v = 'doubt' WHERE id = 7",
+                                        "UPDATE items SET v = 'doubt' WHERE id = 207"])
+        committer = Committer(conn)
+        assert hold.reached.wait(10)
+        items.shards[2].stop('immediate')
+        hold.release()
+        committer.join(15)
+        items.shards[2].start()
+        rows = items.coordinator.query('SELECT server, coordinator_outcome, prepared <= now()'
+                                       ' FROM pgdist.prepared_transactions()')
+        assert rows == [('s3', 'committed', True)]
+        assert items.coordinator.scalar('SELECT pgdist.recover_prepared()') == 1
+        assert items.prepared() == []
+        assert shard_value(items, 2, 207) == 'doubt'
+    finally:
+        items.coordinator.query('ALTER SYSTEM RESET pgdist.recovery_interval')
+        items.coordinator.query('SELECT pg_reload_conf()')
+
+
+def test_pgbench_keeps_tpcb_invariant_while_shards_restart(dist):
+    """tpcb-like through the coordinator while each shard is restarted in turn: no half-committed transaction."""
+    distribute_pgbench(dist, scale=1)
+    stop = threading.Event()
+    runs = []
+
+    def writer():
+        while not stop.is_set():
+            runs.append(pgbench(dist.coordinator, '-c', '4', '-j', '2', '-T', '3', '-n'))
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    for shard in dist.shards:
+        time.sleep(3)
+        shard.stop('fast')
+        time.sleep(1)
+        shard.start()
+    time.sleep(3)
+    stop.set()
+    thread.join(30)
+    assert wait_for(lambda: dist.prepared() == [], timeout=30), dist.prepared()
+    accounts, tellers, branches, history = tpcb_invariant(dist.coordinator)
+    assert accounts == tellers == branches == history
+    assert dist.coordinator.scalar('SELECT count(*) FROM pgbench_history') > 100
