@@ -1,0 +1,232 @@
+"""Distributed deadlocks and orphaned shard sessions (pgdist's maintenance worker) on real clusters."""
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import psycopg2
+import pytest
+
+from support.pgcluster import SUPERUSER_PASSWORD, wait_for
+from support.pgdist_ext import distribute_pgbench, pgbench, tpcb_invariant
+
+
+class Session(threading.Thread):
+    """One coordinator transaction run to its end in a thread: outcome is 'committed' or the error."""
+
+    def __init__(self, dist, statements):
+        super(Session, self).__init__(daemon=True)
+        self.dist = dist
+        self.statements = statements
+        self.outcome = None
+        self.start()
+
+    def run(self):
+        conn = self.dist.coordinator.connect(autocommit=False)
+        try:
+            with conn.cursor() as cursor:
+                for statement in self.statements:
+                    cursor.execute(statement)
+            conn.commit()
+            self.outcome = 'committed'
+        except psycopg2.Error as exc:
+            self.outcome = exc
+        finally:
+            conn.close()
+
+
+def update(key, tag, pause=0.5):
+    return ["UPDATE items SET v = '%s' WHERE id = %d" % (tag, key), 'SELECT pg_sleep(%s)' % pause]
+
+
+def lock_waiters(cluster):
+    return cluster.scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+
+
+def nobody_waits(dist):
+    return all(lock_waiters(c) == 0 for c in [dist.coordinator] + dist.shards)
+
+
+def run_cycle(dist, keys):
+    """One session per key pair (a, b): update a, pause, update b; the pairs form a cycle."""
+    sessions = []
+    for i, (first, second) in enumerate(keys):
+        sessions.append(Session(dist, update(first, 's%d' % i) + update(second, 's%d' % i, pause=0)))
+        time.sleep(0.05)
+    started = time.time()
+    for session in sessions:
+        session.join(30)
+    assert all(not s.is_alive() for s in sessions), 'a session still waits after 30 s'
+    return sessions, time.time() - started
+
+
+def deadlock_errors(sessions):
+    return [s.outcome for s in sessions if isinstance(s.outcome, psycopg2.Error)]
+
+
+def test_opposite_order_updates_end_with_one_deadlock_error_and_one_commit(items):
+    sessions, elapsed = run_cycle(items, [(1, 100), (100, 1)])
+    errors = deadlock_errors(sessions)
+    assert len(errors) == 1, [s.outcome for s in sessions]
+    assert [s.outcome for s in sessions].count('committed') == 1
+    error = errors[0]
+    assert error.pgcode == '40P01'
+    assert 'distributed deadlock detected' in error.pgerror
+    detail = error.diag.message_detail
+    assert 'server "s1"' in detail and 'server "s2"' in detail, detail
+    assert 'items_s1' in detail and 'items_s2' in detail, detail
+    assert elapsed < 30
+    assert wait_for(lambda: nobody_waits(items), timeout=10)
+
+
+def test_three_sessions_over_three_shards(items):
+    sessions, _ = run_cycle(items, [(1, 100), (100, 200), (200, 1)])
+    errors = deadlock_errors(sessions)
+    assert len(errors) == 1 and errors[0].pgcode == '40P01', [s.outcome for s in sessions]
+    assert [s.outcome for s in sessions].count('committed') == 2
+    assert all('server "s%d"' % n in errors[0].diag.message_detail for n in (1, 2, 3))
+    assert wait_for(lambda: nobody_waits(items), timeout=10)
+
+
+def test_the_youngest_transaction_is_the_one_cancelled(items):
+    older = Session(items, update(2, 'old', pause=1) + update(101, 'old', pause=0))
+    time.sleep(0.3)
+    younger = Session(items, update(101, 'young', pause=0.5) + update(2, 'young', pause=0))
+    older.join(30)
+    younger.join(30)
+    assert older.outcome == 'committed'
+    assert younger.outcome.pgcode == '40P01'
+
+
+def test_lock_waits_lists_both_ends_of_a_cross_shard_wait(items):
+    holder = items.coordinator.connect(autocommit=False)
+    with holder.cursor() as cursor:
+        cursor.execute("UPDATE items SET v = 'held' WHERE id = 3")
+    waiter = Session(items, ["UPDATE items SET v = 'waits' WHERE id = 3"])
+    try:
+        rows = wait_for(lambda: items.coordinator.query(
+            "SELECT waiting_pid, blocked_by, location FROM pgdist.lock_waits('0.5 s')"), timeout=10)
+        assert len(rows) == 1
+        waiting_pid, blocked_by, location = rows[0]
+        assert blocked_by == 'process %d' % holder.get_backend_pid()
+        assert location == 'server "s1" (items_s1)'
+        assert waiting_pid != holder.get_backend_pid()
+    finally:
+        holder.rollback()
+        holder.close()
+        waiter.join(10)
+
+
+def test_twenty_deadlocks_while_pgbench_writes_keep_tpcb_invariant(dist, items):
+    distribute_pgbench(dist, scale=1)
+    writer = threading.Thread(target=pgbench, args=(dist.coordinator, '-c', '2', '-j', '2', '-T', '60', '-n'),
+                              daemon=True)
+    writer.start()
+    before = dist.stats()['deadlocks']
+    for round_ in range(20):
+        sessions, _ = run_cycle(items, [(4 + round_ % 5, 104), (104, 4 + round_ % 5)])
+        assert len(deadlock_errors(sessions)) == 1, (round_, [s.outcome for s in sessions])
+    assert dist.stats()['deadlocks'] == before + 20
+    writer.join(90)
+    accounts, tellers, branches, history = tpcb_invariant(dist.coordinator)
+    assert accounts == tellers == branches == history
+    assert dist.coordinator.scalar('SELECT count(*) FROM pgbench_history') > 100
+
+
+# Orphaned shard sessions ------------------------------------------------------
+
+def shard_locks_of(dist, index, key):
+    """True while some session holds a lock on row `key` of shard `index` (a FOR UPDATE that cannot wait says)."""
+    conn = dist.shards[index].connect()
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '100ms'")
+            cursor.execute('BEGIN')
+            try:
+                cursor.execute('SELECT 1 FROM items_s%d WHERE id = %%s FOR UPDATE' % (index + 1), (key,))
+                return False
+            except psycopg2.errors.LockNotAvailable:
+                return True
+            finally:
+                cursor.execute('ROLLBACK')
+    finally:
+        conn.close()
+
+
+def holder_psql(dist, statements):
+    """A psql client holding a transaction open on the coordinator, as an application would."""
+    env = dict(os.environ, PGPASSWORD=SUPERUSER_PASSWORD)
+    proc = subprocess.Popen(['psql', '-X', '-q',
+                             '-h', dist.coordinator.host, '-p', str(dist.coordinator.port), '-U', 'postgres',
+                             'postgres'], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=env, universal_newlines=True)
+    proc.stdin.write(''.join(s + ';\n' for s in statements))
+    proc.stdin.flush()
+    return proc
+
+
+def test_client_killed_while_its_backend_waits_releases_shard_locks(items):
+    holder = items.coordinator.connect(autocommit=False)
+    with holder.cursor() as cursor:
+        cursor.execute("UPDATE items SET v = 'held' WHERE id = 5")
+    client = holder_psql(items, ['BEGIN', "UPDATE items SET v = 'orphan' WHERE id = 6",
+                                 "UPDATE items SET v = 'orphan' WHERE id = 5"])
+    try:
+        assert wait_for(lambda: shard_locks_of(items, 0, 6), timeout=10)
+        killed = time.time()
+        client.kill()
+        # client_connection_check_interval (1 s here) lets the waiting backend notice its client left.
+        assert wait_for(lambda: not shard_locks_of(items, 0, 6), timeout=20)
+        assert time.time() - killed < 20
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_coordinator_stopped_immediately_releases_shard_locks(items):
+    conn = items.coordinator.connect(autocommit=False)
+    with conn.cursor() as cursor:
+        cursor.execute("UPDATE items SET v = 'gone' WHERE id = 7")
+    assert shard_locks_of(items, 0, 7)
+    items.coordinator.stop('immediate')
+    try:
+        assert wait_for(lambda: not shard_locks_of(items, 0, 7), timeout=20)
+    finally:
+        items.coordinator.start()
+    assert items.shards[0].scalar("SELECT v FROM items_s1 WHERE id = 7") == 'init'
+
+
+def test_frozen_coordinator_backend_loses_its_shard_sessions(items):
+    conn = items.coordinator.connect(autocommit=False)
+    with conn.cursor() as cursor:
+        cursor.execute("UPDATE items SET v = 'frozen' WHERE id = 8")
+    pid = conn.get_backend_pid()
+    assert shard_locks_of(items, 0, 8)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        frozen = time.time()
+        # pgdist.frozen_backend_timeout is 3 s here, the orphan pass runs every second.
+        assert wait_for(lambda: not shard_locks_of(items, 0, 8), timeout=30)
+        assert time.time() - frozen >= 3
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    with pytest.raises(psycopg2.Error):
+        with conn.cursor() as cursor:
+            cursor.execute("UPDATE items SET v = 'after' WHERE id = 8")
+            conn.commit()
+    conn.close()
+    assert items.shards[0].scalar("SELECT v FROM items_s1 WHERE id = 8") == 'init'
+    assert items.stats()['orphans'] >= 1
+
+
+def test_a_running_backend_keeps_its_idle_shard_sessions(items):
+    conn = items.coordinator.connect(autocommit=False)
+    with conn.cursor() as cursor:
+        cursor.execute("UPDATE items SET v = 'alive' WHERE id = 9")
+        time.sleep(6)           # idle in transaction on shard 1 well past the frozen timeout
+        cursor.execute("UPDATE items SET v = 'alive' WHERE id = 109")
+    conn.commit()
+    conn.close()
+    assert items.shards[0].scalar("SELECT v FROM items_s1 WHERE id = 9") == 'alive'
