@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 
-.PHONY: venv system-deps test unit integration roles collection sanity lint molecule demo bench clean
+.PHONY: venv system-deps test unit integration extension roles collection sanity lint molecule demo bench clean
 
 venv: $(VENV)/.installed
 
@@ -18,13 +18,18 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 # Every test: sanity and lint, unit, module integration, roles, molecule.
-test: venv system-deps sanity lint unit integration roles molecule
+test: venv system-deps sanity lint unit integration extension roles molecule
 
 unit: venv system-deps
 	$(PYTEST) tests/unit
 
 integration: venv system-deps
 	$(PYTEST) tests/integration
+
+# The coordinator extension (extension/pgdist): built and installed with PGXS, then two-phase commit,
+# recovery, deadlocks, orphaned sessions and READ COMMITTED on throw-away clusters with fault injection.
+extension: venv system-deps
+	$(PYTEST) tests/extension
 
 # Role tests: deploy inventories/local (three clusters on this machine) and check it.
 roles: venv system-deps collection

@@ -4,6 +4,10 @@ set -euo pipefail
 need=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15 postgresql-contrib)
 command -v pg_createcluster >/dev/null || need+=(postgresql-common)
+# PGXS and server headers to build the coordinator extension (extension/pgdist).
+[ -x /usr/lib/postgresql/15/bin/pg_config ] || need+=(postgresql-server-dev-15)
+command -v make >/dev/null || need+=(make)
+command -v gcc >/dev/null || need+=(gcc)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
