@@ -213,9 +213,10 @@ read_server(WaitGraph *g, int server, RemoteServer *rs, const char *prefix)
 	res = pgdist_remote_query(rs->conn,
 							  "SELECT a.pid, a.application_name,"
 							  " pg_catalog.array_to_string(pg_catalog.pg_blocking_pids(a.pid), ','),"
-							  " (SELECT pg_catalog.string_agg(DISTINCT l.relation::pg_catalog.regclass::pg_catalog.text, ', ')"
-							  "    FROM pg_catalog.pg_locks l WHERE l.pid = a.pid AND l.relation IS NOT NULL"
-							  "    AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d"
+							  " (SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format('%I.%I', n.nspname, c.relname), ', ')"
+							  "    FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_class c ON c.oid = l.relation"
+							  "    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+							  "    WHERE l.pid = a.pid AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d"
 							  "                      WHERE d.datname = pg_catalog.current_database())"
 							  "    AND (NOT l.granted OR l.locktype = 'tuple')),"
 							  " a.wait_event_type IS NOT DISTINCT FROM 'Lock'"

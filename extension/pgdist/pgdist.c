@@ -4,6 +4,8 @@
  */
 #include "pgdist.h"
 
+#include <dlfcn.h>
+
 #include "executor/executor.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -132,6 +134,12 @@ _PG_init(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("pgdist must be loaded by shared_preload_libraries"),
 				 errhint("Add pgdist to shared_preload_libraries and restart the server.")));
+	/* Loaded first, postgres_fdw would have bound libpq's functions instead of ours. */
+	if (dlsym(RTLD_DEFAULT, "postgres_fdw_handler") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pgdist must be loaded before postgres_fdw"),
+				 errhint("List pgdist before postgres_fdw in shared_preload_libraries.")));
 	define_settings();
 	pgdist_shim_init();
 #if PG_VERSION_NUM >= 150000

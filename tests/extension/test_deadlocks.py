@@ -76,7 +76,7 @@ def test_opposite_order_updates_end_with_one_deadlock_error_and_one_commit(items
     assert 'distributed deadlock detected' in error.pgerror
     detail = error.diag.message_detail
     assert 'server "s1"' in detail and 'server "s2"' in detail, detail
-    assert 'items_s1' in detail and 'items_s2' in detail, detail
+    assert 'public.items_s1' in detail and 'public.items_s2' in detail, detail
     assert elapsed < 30
     assert wait_for(lambda: nobody_waits(items), timeout=10)
 
@@ -111,7 +111,7 @@ def test_lock_waits_lists_both_ends_of_a_cross_shard_wait(items):
         assert len(rows) == 1
         waiting_pid, blocked_by, location = rows[0]
         assert blocked_by == 'process %d' % holder.get_backend_pid()
-        assert location == 'server "s1" (items_s1)'
+        assert location == 'server "s1" (public.items_s1)'
         assert waiting_pid != holder.get_backend_pid()
     finally:
         holder.rollback()

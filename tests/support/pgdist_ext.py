@@ -53,9 +53,9 @@ SHARD_SETTINGS = {
 
 
 class Distributed(object):
-    """A coordinator with the extension and `shards` shards, each reached through a FaultProxy."""
+    """A coordinator with the extension and `shards` shards, each reached through a FaultProxy unless not proxied."""
 
-    def __init__(self, shards=3, coordinator_settings=None):
+    def __init__(self, shards=3, coordinator_settings=None, proxied=True):
         self.coordinator = start_cluster('extcoord', settings=dict(COORDINATOR_SETTINGS, **(coordinator_settings or {})))
         self.shards = []
         self.proxies = []
@@ -65,13 +65,15 @@ class Distributed(object):
                 shard.query("CREATE ROLE %s LOGIN PASSWORD '%s'" % (FDW_USER, FDW_PASSWORD))
                 shard.query('GRANT CREATE ON SCHEMA public TO %s' % FDW_USER)
                 self.shards.append(shard)
-                self.proxies.append(FaultProxy(shard.port))
+                if proxied:
+                    self.proxies.append(FaultProxy(shard.port))
             self.coordinator.query('CREATE EXTENSION postgres_fdw; CREATE EXTENSION pgdist')
-            for i, proxy in enumerate(self.proxies):
+            for i, shard in enumerate(self.shards):
+                port = self.proxies[i].port if proxied else shard.port
                 self.coordinator.query(
                     "CREATE SERVER s%d FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '%d',"
                     " dbname 'postgres', parallel_commit 'true', batch_size '1000', fetch_size '10000')"
-                    % (i + 1, proxy.port))
+                    % (i + 1, port))
                 self.coordinator.query("CREATE USER MAPPING FOR postgres SERVER s%d OPTIONS (user '%s', password '%s')"
                                        % (i + 1, FDW_USER, FDW_PASSWORD))
         except Exception:
