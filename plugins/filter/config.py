@@ -3,10 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that render PostgreSQL configuration for the server role.
 
-``hba_lines(generated, internal=[], user=[])``
-    Validates pg_hba rules (the role's generated ones, those of the
-    ``pgdist_hba_internal_rules`` hook, then ``pgdist_hba_rules``) and returns
-    one pg_hba.conf line per rule, in that order. A rule
+``hba_lines(generated, user=[])``
+    Validates pg_hba rules (the generated ones of the plan, then the user's
+    ``pgdist_hba_rules``) and returns one pg_hba.conf line per rule, in that
+    order. A rule
     is a dict: ``type`` (local, host, hostssl, hostnossl, hostgssenc,
     hostnogssenc), ``database`` and ``user`` (a name or a list), ``address``
     (host lines only: an address, CIDR or host name; a bare IP becomes /32 or
@@ -60,11 +60,10 @@ def _address(value, label):
     return network.with_prefixlen
 
 
-def hba_lines(generated, internal=None, user=None):
-    """Validated pg_hba.conf lines: generated rules, then the hook's, then the user's."""
+def hba_lines(generated, user=None):
+    """Validated pg_hba.conf lines: the generated rules, then the user's."""
     lines = []
-    for source, rules in (('generated rules', generated), ('pgdist_hba_internal_rules', internal or []),
-                          ('pgdist_hba_rules', user or [])):
+    for source, rules in (('generated rules', generated), ('pgdist_hba_rules', user or [])):
         lines.extend(_hba_source_lines(rules, source))
     return lines
 

@@ -1,23 +1,9 @@
-"""Unit tests of the topology and config filters (plugins/filter)."""
-
-import importlib.util
-import os
+"""Unit tests of the topology rules (plugins/module_utils/topology.py), no server."""
 
 import pytest
-from ansible.errors import AnsibleFilterError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location('pgdist_filter_' + name, os.path.join(ROOT, 'plugins', 'filter', name + '.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-topology = load('topology')
-config = load('config')
+from ansible_collections.pgdist.cluster.plugins.module_utils import topology
+from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
 
 EVENTS = dict(name='events', columns=[dict(name='id', type='bigint')], partition_by=dict(method='hash', key='id'),
               partition_count=4)
@@ -25,6 +11,10 @@ BOOKS = dict(name='booksample', partitioning='inheritance', columns=[dict(name='
              partition_by=dict(method='list', key='location'),
              partitions=[dict(name='booksample_paris', values=['paris'], shard='shard1'),
                          dict(name='booksample_local', values=['hanoi'])])
+
+
+def shards_of(placed):
+    return [p['shard'] for p in placed['partitions']]
 
 
 def test_hash_partitions_round_robin_over_sorted_shards():
@@ -38,17 +28,41 @@ def test_hash_partitions_round_robin_over_sorted_shards():
 
 def test_adding_a_shard_moves_no_existing_partition():
     before = topology.place_partitions([EVENTS], ['shard1', 'shard2'])
-    pinned = dict((p['name'], p['server']) for p in before[0]['partitions'])
+    pinned = dict(('public.' + p['name'], p['server']) for p in before[0]['partitions'])
     after = topology.place_partitions([EVENTS], ['shard1', 'shard2', 'shard0'], pinned=pinned)
-    assert [p['shard'] for p in after[0]['partitions']] == [p['shard'] for p in before[0]['partitions']]
+    assert shards_of(after[0]) == shards_of(before[0])
     # A new hash table uses the new shard too.
     fresh = topology.place_partitions([dict(EVENTS, name='clicks')], ['shard1', 'shard2', 'shard0'], pinned=pinned)
-    assert [p['shard'] for p in fresh[0]['partitions']] == ['shard0', 'shard1', 'shard2', 'shard0']
+    assert shards_of(fresh[0]) == ['shard0', 'shard1', 'shard2', 'shard0']
+
+
+def test_pins_are_schema_qualified_so_same_named_tables_do_not_share_them():
+    """Issue 21, case 2: analytics.events beside public.events after a third shard joined."""
+    pinned = {'public.events_p0': 'shard1', 'public.events_p1': 'shard2', 'public.events_p2': 'shard1'}
+    placed = topology.place_partitions([dict(EVENTS, partition_count=3), dict(EVENTS, name='analytics.events',
+                                                                              partition_count=3)],
+                                       ['shard1', 'shard2', 'shard3'], pinned=pinned)
+    assert shards_of(placed[0]) == ['shard1', 'shard2', 'shard1']
+    assert shards_of(placed[1]) == ['shard1', 'shard2', 'shard3']
+    # And the pins of analytics.events never leak onto public.events either.
+    other = topology.place_partitions([dict(EVENTS, partition_count=3)], ['shard1', 'shard2', 'shard3'],
+                                      pinned={'analytics.events_p0': 'shard3'})
+    assert shards_of(other[0]) == ['shard1', 'shard2', 'shard3']
+
+
+def test_pins_from_cluster_info_tables():
+    tables = {'public.events': dict(partitions=[
+        dict(schema='public', name='events_p0', kind='foreign', server='shard1'),
+        dict(schema='public', name='events_local', kind='local', server=None)]),
+        'analytics.events': dict(partitions=[dict(schema='analytics', name='events_p0', kind='foreign',
+                                                  server='shard3')])}
+    assert topology.pins_from_tables(tables) == {'public.events_p0': 'shard1', 'analytics.events_p0': 'shard3'}
+    assert topology.pins_from_tables(None) == {}
 
 
 def test_removing_a_shard_that_holds_a_partition_is_refused():
-    with pytest.raises(AnsibleFilterError, match='events_p1 lives on foreign server .shard2.'):
-        topology.place_partitions([EVENTS], ['shard1'], pinned={'events_p1': 'shard2'})
+    with pytest.raises(InvalidInput, match='events_p1 lives on foreign server .shard2.'):
+        topology.place_partitions([EVENTS], ['shard1'], pinned={'public.events_p1': 'shard2'})
 
 
 def test_server_names_and_sides():
@@ -61,6 +75,12 @@ def test_server_names_and_sides():
                           partition_by=dict(method='list', key='location'), side='shard',
                           partitions=[dict(name='booksample_paris', values=['paris'])])]
     assert topology.shard_tables(placed, 'shard9') == []
+
+
+def test_coordinator_only_keys_stay_on_the_coordinator():
+    placed = topology.place_partitions([dict(BOOKS, prune_partitions=True)], ['shard1'])
+    assert topology.coordinator_tables(placed)[0]['prune_partitions'] is True
+    assert 'prune_partitions' not in topology.shard_tables(placed, 'shard1')[0]
 
 
 def test_primary_key_stays_on_the_coordinator_only_without_foreign_partitions():
@@ -77,42 +97,77 @@ def test_primary_key_stays_on_the_coordinator_only_without_foreign_partitions():
     (dict(EVENTS, partition_by=dict(method='list', key='id')), 'partition_count needs partition_by.method hash'),
     (dict(EVENTS, shards=['shard7']), "shards lists 'shard7'"),
     (dict(name=None), 'every table needs a name'),
+    (dict(EVENTS, name='t' * 70), '63 bytes'),
 ])
 def test_errors_name_the_table_and_field(table, message):
-    with pytest.raises(AnsibleFilterError, match=message):
+    with pytest.raises(InvalidInput, match=message):
         topology.place_partitions([table], ['shard1'])
 
 
-def test_peers_and_fdw_rules():
-    hostvars = {'c': {'pgdist_address': '10.0.0.1', 'pgdist_port': 5433}, 's': {'ansible_host': 'db-s'}}
-    peers = topology.peers(['s', 'c'], hostvars)
-    assert peers == [dict(host='c', address='10.0.0.1', port=5433, server='c'),
-                     dict(host='s', address='db-s', port=5432, server='s')]
-    lines = config.hba_lines(topology.fdw_hba_rules(peers[:1], 'library', 'pgdist_fdw'))
-    assert [line.split('\n')[-1] for line in lines] == [
-        'local library pgdist_fdw scram-sha-256', 'host library pgdist_fdw 10.0.0.1/32 scram-sha-256']
+def test_a_table_listed_twice_also_when_one_spelling_is_qualified():
+    with pytest.raises(InvalidInput, match=r'pgdist_tables\[1\] \(public.events\): the table is listed twice'):
+        topology.place_partitions([EVENTS, dict(EVENTS, name='public.events')], ['shard1'])
 
 
-@pytest.mark.parametrize('rule, message', [
-    (dict(type='host', address='0.0.0.0/0', method='trust'), r'pgdist_hba_rules\[0\]: method trust is refused'),
-    (dict(type='host', method='scram-sha-256'), 'address is required'),
-    (dict(type='local', address='1.2.3.4', method='peer'), 'address is only for host lines'),
-    (dict(type='host', address='::1', method='scram'), "method 'scram' is not one of"),
-    (dict(type='hots', address='::1', method='md5'), "type 'hots'"),
-    (dict(type='host', address='::1', method='md5', user='a b'), "user 'a b' must be one word"),
-    (dict(type='host', address='::1', method='md5', adress='x'), 'unknown field'),
-])
-def test_hba_rules_are_validated(rule, message):
-    with pytest.raises(AnsibleFilterError, match=message):
-        config.hba_lines([], [], [rule])
+def test_published_tables_follow_the_remote_names():
+    specs = [dict(name='sales.orders', partitions=[dict(name='orders_a'), dict(name='orders_b', remote_table='b'),
+                                                   dict(name='other.orders_c'),
+                                                   dict(name='orders_d', remote_schema='archive')])]
+    assert topology.published_tables(specs) == ['sales.orders_a', 'sales.b', 'other.orders_c', 'archive.orders_d']
 
 
-def test_hba_lines_and_conf_lines():
-    assert config.hba_lines([], [], [dict(type='hostssl', database=['a', 'b'], user='u', address='10.1.2.3',
-                                          method='scram-sha-256')]) == ['hostssl a,b u 10.1.2.3/32 scram-sha-256']
-    assert config.hba_lines([dict(type='local', user='postgres', method='trust')]) == ['local all postgres trust']
-    assert config.pg_conf_lines({'port': 5432, 'ssl': False, 'listen_addresses': "a'b", 'x.y': ['p', 'q'],
-                                 'skip': None}) == ["listen_addresses = 'a''b'", 'port = 5432', 'ssl = off',
-                                                    "x.y = 'p,q'"]
-    with pytest.raises(AnsibleFilterError, match='not a valid PostgreSQL setting name'):
-        config.pg_conf_lines({'bad name': 1})
+def test_reference_table_spec_is_one_plain_table():
+    spec = topology.reference_table_spec(dict(name='countries', columns=[dict(name='code', type='text')],
+                                              primary_key=['code']), 0)
+    assert spec == dict(name='countries', columns=[dict(name='code', type='text')], side='shard',
+                        partition_by=dict(method='list', key=['code']), primary_key=['code'],
+                        partitions=[dict(name='countries', default=True)])
+    with pytest.raises(InvalidInput, match=r'pgdist_reference_tables\[2\] \(countries\): unknown key\(s\) shard'):
+        topology.reference_table_spec(dict(name='countries', columns=[dict(name='code', type='text')], shard='x'), 2)
+
+
+GROUPS = dict(names=dict(coordinator='coordinator', shards='shards', replicas='replicas'), coordinators=['c'],
+              shards=['s1', 's2'], replicas=['r1'])
+
+
+def test_replication_links_and_names():
+    facts = {'r1': dict(replica_of='s1', replication_synchronous=True), 's1': {}, 's2': {}, 'c': {}}
+    links = topology.replication_links(GROUPS, facts, [dict(name='countries')])
+    assert [(l['kind'], l['publisher'], l['subscriber'], l['publication'], l['subscription'], l['synchronous'])
+            for l in links] == [
+        ('shard', 's1', 'r1', 'pgdist_shard_s1', 'pgdist_replica_r1', True),
+        ('reference', 'c', 's1', 'pgdist_reference', 'pgdist_reference_s1', False),
+        ('reference', 'c', 's2', 'pgdist_reference', 'pgdist_reference_s2', False),
+        ('reference', 'c', 'r1', 'pgdist_reference', 'pgdist_reference_r1', False)]
+    assert topology.replication_name('pgdist_replica_', 'Replica-1.example') == 'pgdist_replica_replica_1_example'
+    with pytest.raises(InvalidInput, match="pgdist_replica_of is 'c', which is not in the shards group"):
+        topology.replication_links(GROUPS, dict(facts, r1=dict(replica_of='c')), [])
+    with pytest.raises(InvalidInput, match='r1 is in the replicas group but has no pgdist_replica_of'):
+        topology.replication_links(GROUPS, dict(facts, r1={}), [])
+
+
+def test_synchronous_standby_names():
+    assert topology.synchronous_standby_names(['b', 'a', 'a'], 2) == 'ANY 2 ("a", "b")'
+    assert topology.synchronous_standby_names([]) == ''
+
+
+def test_peers_tls_and_peer_rules():
+    assert topology.peer('c', dict(address='10.0.0.1', port=5433)) == dict(host='c', address='10.0.0.1', port=5433,
+                                                                          server='c')
+    assert topology.peer('s', dict(foreign_server_name='srv_s'))['server'] == 'srv_s'
+    assert topology.peer_ssl_options(False, '/ca.crt') == {}
+    assert topology.peer_ssl_options(True) == {'sslmode': 'require'}
+    assert topology.peer_ssl_options('yes', '/etc/pki/ca.crt') == {'sslmode': 'verify-full',
+                                                                   'sslrootcert': '/etc/pki/ca.crt'}
+    with pytest.raises(InvalidInput, match='pgdist_ssl must be a boolean'):
+        topology.peer_ssl_options('maybe')
+    with pytest.raises(InvalidInput, match='pgdist_ssl_ca_file must be an absolute path'):
+        topology.peer_ssl_options(True, 'ca.crt')
+    rules = topology.fdw_hba_rules([dict(host='c', address='10.0.0.1')], 'library', 'pgdist_fdw')
+    assert [(r['type'], r.get('address')) for r in topology.require_ssl(rules, True)] == [
+        ('local', None), ('hostssl', '10.0.0.1')]
+    assert topology.require_ssl(rules, False) == rules
+    links = [dict(publisher='s1', subscriber='r1'), dict(publisher='s1', subscriber='r2'),
+             dict(publisher='c', subscriber='s1')]
+    facts = {'r1': dict(address='10.0.0.5'), 'r2': dict(address='10.0.0.6', replication_source_address='10.0.0.5')}
+    assert [r['address'] for r in topology.replication_hba_rules(links, 's1', facts, 'db', 'repl')] == ['10.0.0.5']

@@ -1,0 +1,363 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdist.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pgdist_plan: what every host must hold, computed once per run from the topology rules.
+
+Pure Python like topology.py. build_plan() takes the inventory (each host's
+variables as the plan role collected them, the cluster-wide variables) and
+what cluster_info read before anything changed, and returns one dict:
+
+    database, fdw_user, replication_user, coordinator, shards, replicas
+    placement     {schema.partition: shard host} of every foreign partition
+    placement_read  the host the current placement was read from, or None
+    links         every subscription (topology.replication_links)
+    skipped       hosts whose cluster does not run in check mode (nothing to connect to)
+    hosts         {host: slice}
+
+A host's slice is everything the roles need for it; each role reads only its
+own keys (the server role: cluster, tls, settings, hba; the coordinator role:
+database, foreign_servers, user_mappings; ...). See DESIGN.md for the list.
+
+Settings come from contributions in a fixed order, later ones win: the
+server's own, then the coordinator's, the shards', replication's, and the
+user's pgdist_postgresql_settings last. A new role or feature that needs a
+setting on some hosts adds a function to CONTRIBUTIONS and its names to
+MANAGED_SETTINGS; nothing else changes.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
+from ansible_collections.pgdist.cluster.plugins.module_utils.topology import (
+    coordinator_tables, fdw_hba_rules, flag, peer, peer_ssl_options, pins_from_tables, place_partitions,
+    published_tables, qualified_name, reference_table_spec, replication_hba_rules, replication_links,
+    require_ssl, shard_tables)
+
+# Every setting a role may write (the conf.d include of the server role, the synchronous include of the
+# replication role). cluster_info reports these by default, with OBSERVED_SETTINGS for context.
+MANAGED_SETTINGS = (
+    'listen_addresses', 'port', 'password_encryption', 'ssl', 'ssl_cert_file', 'ssl_key_file',
+    'ssl_min_protocol_version', 'enable_partition_pruning', 'enable_partitionwise_aggregate',
+    'enable_partitionwise_join', 'wal_level', 'max_wal_senders', 'max_replication_slots', 'max_slot_wal_keep_size',
+    'synchronous_standby_names',
+)
+OBSERVED_SETTINGS = (
+    'max_connections', 'shared_buffers', 'max_worker_processes', 'max_logical_replication_workers',
+    'max_sync_workers_per_subscription', 'wal_keep_size', 'shared_preload_libraries', 'work_mem',
+    'maintenance_work_mem', 'effective_cache_size', 'enable_async_append', 'max_parallel_workers_per_gather',
+    'max_prepared_transactions', 'statement_timeout',
+)
+# The files the roles write in the cluster's configuration directory. Debian's postgresql.conf reads conf.d
+# in name order at its end; postgresql.auto.conf (ALTER SYSTEM) is read after everything and wins.
+CONF_DIR = 'conf.d'
+SETTINGS_FILE = '50-pgdist.conf'
+SYNCHRONOUS_FILE = '60-pgdist-synchronous.conf'
+AUTO_CONF = 'postgresql.auto.conf'
+
+
+class Inventory(object):
+    """The inputs of one plan: groups, each host's facts, the cluster-wide variables, what was read."""
+
+    def __init__(self, groups, facts, variables, reads):
+        self.names = dict(coordinator=variables['coordinator_group'], shards=variables['shards_group'],
+                          replicas=variables['replicas_group'])
+        self.coordinators = list(groups.get(self.names['coordinator']) or [])
+        self.shards = sorted(groups.get(self.names['shards']) or [])
+        self.replicas = sorted(groups.get(self.names['replicas']) or [])
+        self.hosts = sorted(set(self.coordinators + self.shards + self.replicas))
+        missing = [host for host in self.hosts if not isinstance(facts.get(host), dict)]
+        if missing:
+            raise InvalidInput('%s: no pgdist_plan_host; run pgdist.cluster.plan on every host of the %s, %s and %s '
+                               'groups' % (', '.join(missing), self.names['coordinator'], self.names['shards'],
+                                           self.names['replicas']))
+        self.facts = facts
+        self.variables = variables
+        self.reads = reads
+        self.database = variables['database']
+        self.peers = dict((host, peer(host, facts[host])) for host in self.hosts)
+
+    def read(self, host):
+        """{running, error, info} of host's read before the run (info is cluster_info's result)."""
+        return self.reads.get(host) or dict(running=False, error='not read', info=None)
+
+    def kinds(self, host):
+        return [kind for kind, members in (('coordinator', self.coordinators), ('shard', self.shards),
+                                           ('replica', self.replicas)) if host in members]
+
+
+# -- settings contributions -------------------------------------------------------------------
+
+def _server_settings(inventory, host, node):
+    facts, tls = inventory.facts[host], node['tls']
+    settings = dict(listen_addresses=facts['listen_addresses'], port=node['port'],
+                    password_encryption=facts['password_encryption'], ssl=tls['enabled'],
+                    enable_partition_pruning=flag(facts['partition_pruning'], 'pgdist_partition_pruning'))
+    if tls['enabled']:
+        settings.update(ssl_cert_file=tls['cert_file'], ssl_key_file=tls['key_file'], ssl_min_protocol_version='TLSv1.2')
+    return settings
+
+
+def _coordinator_settings(inventory, host, node):
+    return dict(inventory.facts[host]['coordinator_settings'] or {}) if 'coordinator' in node['roles'] else {}
+
+
+def _shard_settings(inventory, host, node):
+    return dict(inventory.facts[host]['shard_settings'] or {}) if 'shard' in node['roles'] else {}
+
+
+def _replication_settings(inventory, host, node):
+    """Publishers (and hosts with pgdist_replication_enabled): logical WAL, 3 senders and slots per
+    subscriber + 2, and a cap on the WAL a dead subscriber's slot may hold."""
+    facts = inventory.facts[host]
+    published = [link for link in inventory.links if link['publisher'] == host]
+    if not published and not flag(facts['replication_enabled'], 'pgdist_replication_enabled'):
+        return {}
+    needed = len(published) * 3 + 2 if published else 0
+    settings = dict(wal_level='logical', max_wal_senders=max(int(facts['max_wal_senders']), needed),
+                    max_replication_slots=max(int(facts['max_replication_slots']), needed))
+    if published:
+        settings['max_slot_wal_keep_size'] = str(facts['max_slot_wal_keep_size'])
+    return settings
+
+
+def _user_settings(inventory, host, node):
+    settings = inventory.facts[host]['postgresql_settings'] or {}
+    if not isinstance(settings, dict):
+        raise InvalidInput('%s: pgdist_postgresql_settings must be a dict of name: value' % host)
+    return dict(settings)
+
+
+# (source, contribution): later ones win. Only the user's may set names outside MANAGED_SETTINGS.
+CONTRIBUTIONS = (
+    ('server', _server_settings),
+    ('coordinator', _coordinator_settings),
+    ('shard', _shard_settings),
+    ('replication', _replication_settings),
+    ('pgdist_postgresql_settings', _user_settings),
+)
+
+
+def _settings(inventory, host, node):
+    settings, sources = {}, {}
+    for source, contribution in CONTRIBUTIONS:
+        for name, value in contribution(inventory, host, node).items():
+            settings[name] = value
+            sources[name] = source
+    return settings, sources
+
+
+def overriding_sources(settings, file_settings, config_dir):
+    """The configuration entries that win over ours, from pg_file_settings (cluster_info file_settings).
+
+    [{name, wanted, value, file, line}] for each setting another file sets
+    later in PostgreSQL's reading order. While our file is not loaded yet
+    (first run) that order is predicted: conf.d files named after ours, and
+    postgresql.auto.conf, are read after it.
+    """
+    ours = '%s/%s/%s' % (config_dir, CONF_DIR, SETTINGS_FILE)
+    mine = (ours, '%s/%s/%s' % (config_dir, CONF_DIR, SYNCHRONOUS_FILE))
+    position = dict((row['name'], row['seqno']) for row in file_settings or [] if row['sourcefile'] == ours)
+
+    def read_later(row):
+        if row['name'] in position:
+            return row['seqno'] > position[row['name']]
+        directory, base = row['sourcefile'].rsplit('/', 1)
+        return base == AUTO_CONF or (directory == '%s/%s' % (config_dir, CONF_DIR) and base > SETTINGS_FILE)
+    report = []
+    for name in sorted(settings):
+        later = [row for row in file_settings or []
+                 if row['name'] == name and row['sourcefile'] not in mine and not row.get('error') and read_later(row)]
+        if later:
+            last = max(later, key=lambda row: row['seqno'])
+            report.append(dict(name=name, wanted=settings[name], value=last['setting'], file=last['sourcefile'],
+                               line=last['sourceline'],
+                               message='%s: %s:%s sets %s, which wins over %s = %s in %s; remove it there%s' % (
+                                   name, last['sourcefile'], last['sourceline'], last['setting'], name,
+                                   _shown(settings[name]), SETTINGS_FILE,
+                                   ' (ALTER SYSTEM RESET %s)' % name if last['sourcefile'].endswith('/' + AUTO_CONF)
+                                   else '')))
+    return report
+
+
+def _shown(value):
+    """A setting's value as postgresql.conf spells it (booleans on/off)."""
+    if isinstance(value, bool):
+        return 'on' if value else 'off'
+    return str(value)
+
+
+# -- one host ---------------------------------------------------------------------------------
+
+def _tls(host, facts, config_dir):
+    enabled = flag(facts['ssl'], 'pgdist_ssl')
+    cert, key, ca = (str(facts.get(name) or '') for name in ('ssl_cert_file', 'ssl_key_file', 'ssl_ca_file'))
+    if enabled and bool(cert) != bool(key):
+        raise InvalidInput('%s: pgdist_ssl_cert_file and pgdist_ssl_key_file go together: give both, or neither for a '
+                           'generated self-signed certificate' % host)
+    if enabled and ca and not cert:
+        raise InvalidInput('%s: pgdist_ssl_ca_file needs pgdist_ssl_cert_file and pgdist_ssl_key_file (certificates '
+                           'signed by that CA): peers would refuse a generated self-signed one' % host)
+    given = [dict(name='pgdist_ssl_%s_file' % kind, path=path) for kind, path in (('cert', cert), ('key', key), ('ca', ca))
+             if path]
+    return dict(enabled=enabled, generate=enabled and not cert, given=given if enabled else [],
+                cert_file=cert or config_dir + '/pgdist-server.crt', key_file=key or config_dir + '/pgdist-server.key',
+                ca_file=ca, peer_options=peer_ssl_options(enabled, ca))
+
+
+def _cluster(inventory, host, check_mode):
+    facts, read = inventory.facts[host], inventory.read(host)
+    version, name = str(facts['postgresql_version']), str(facts['cluster_name'])
+    return dict(version=version, name=name, port=int(facts['port']), socket_dir=facts['unix_socket_directory'],
+                postgres_user=facts['postgres_user'], config_dir='/etc/postgresql/%s/%s' % (version, name),
+                data_dir='/var/lib/postgresql/%s/%s' % (version, name), running=bool(read['running']),
+                read_error=read['error'], connect=bool(read['running']) or not check_mode)
+
+
+def _replication_part(inventory, host, node, placed, reference_names):
+    """Publications, grants, subscriptions and synchronous standbys of host."""
+    variables, facts = inventory.variables, inventory.facts[host]
+    published = [link for link in inventory.links if link['publisher'] == host]
+    subscribed = [link for link in inventory.links if link['subscriber'] == host]
+    publications = []
+    for kind, name in sorted(set((link['kind'], link['publication']) for link in published)):
+        tables = published_tables(shard_tables(placed, host)) if kind == 'shard' else reference_names
+        publications.append(dict(name=name, tables=tables))
+    grants = []
+    if publications:
+        grants.append(dict(role=variables['replication_user'],
+                           tables=sorted(set(table for pub in publications for table in pub['tables']))))
+    if 'shard' in node['roles'] and any(link['kind'] == 'reference' for link in subscribed):
+        grants.append(dict(role=variables['fdw_user'], tables=reference_names))
+    subscriptions = []
+    for link in subscribed:
+        publisher = inventory.peers[link['publisher']]
+        connection = dict(host=publisher['address'], port=publisher['port'], dbname=inventory.database,
+                          user=variables['replication_user'], application_name=link['application_name'])
+        connection.update(node['tls']['peer_options'])
+        subscriptions.append(dict(name=link['subscription'], publication=link['publication'],
+                                  publisher=link['publisher'], connection=connection,
+                                  options=dict(synchronous_commit='on') if link['synchronous'] else {}))
+    synchronous = None
+    standbys = [link['application_name'] for link in published if link['synchronous']]
+    user_set = 'synchronous_standby_names' in (facts['postgresql_settings'] or {})
+    loaded = [row for row in (inventory.read(host)['info'] or {}).get('file_settings') or []
+              if row['sourcefile'] == '%s/%s/%s' % (node['cluster']['config_dir'], CONF_DIR, SYNCHRONOUS_FILE)]
+    if not user_set and (standbys or loaded):
+        synchronous = dict(standbys=standbys, count=int(variables['replication_synchronous_count']),
+                           file='%s/%s/%s' % (node['cluster']['config_dir'], CONF_DIR, SYNCHRONOUS_FILE))
+    return dict(replication_login=bool(publications), publications=publications, grants=grants,
+                subscriptions=subscriptions, synchronous=synchronous)
+
+
+def _tables(inventory, host, node, placed, reference_specs):
+    """partitioned_table arguments of every table host holds, in the order they are applied."""
+    tables = []
+    if 'coordinator' in node['roles']:
+        tables += coordinator_tables(placed)
+    if 'shard' in node['roles']:
+        tables += [dict(spec, as_fdw_user=True) for spec in shard_tables(placed, host)]
+    if 'replica' in node['roles']:
+        tables += shard_tables(placed, inventory.facts[host]['replica_of'])
+    if any(link['kind'] == 'reference' and host in (link['publisher'], link['subscriber']) for link in inventory.links):
+        tables += reference_specs
+    return tables
+
+
+def host_plan(inventory, host, placed, reference_specs, check_mode):
+    facts, variables = inventory.facts[host], inventory.variables
+    cluster = _cluster(inventory, host, check_mode)
+    roles = inventory.kinds(host)
+    node = dict(roles=roles, address=inventory.peers[host]['address'], port=cluster['port'], cluster=cluster,
+                connection=dict(login_unix_socket=cluster['socket_dir'], login_port=cluster['port'],
+                                login_user=cluster['postgres_user']),
+                tls=_tls(host, facts, cluster['config_dir']))
+    node['settings'], node['settings_sources'] = _settings(inventory, host, node)
+    info = inventory.read(host)['info'] or {}
+    node['settings_overridden'] = overriding_sources(node['settings'], info.get('file_settings'), cluster['config_dir'])
+    generated = []
+    if 'shard' in roles:
+        generated += fdw_hba_rules([inventory.peers[c] for c in inventory.coordinators], inventory.database,
+                                   variables['fdw_user'])
+    generated += replication_hba_rules(inventory.links, host, inventory.facts, inventory.database,
+                                       variables['replication_user'])
+    node['hba_rules'] = [dict(type='local', database='all', user=cluster['postgres_user'], method='peer',
+                              comment='administration by the postgres system user')] + \
+        require_ssl(generated, node['tls']['enabled'])
+    node['user_hba_rules'] = facts['hba_rules'] or []
+    node['hba_whole_file'] = flag(facts['hba_whole_file'], 'pgdist_hba_whole_file')
+    node['database'] = dict(name=inventory.database, owner=variables['fdw_user'] if 'shard' in roles else None)
+    node['fdw_login'] = 'shard' in roles
+    shards = [inventory.peers[shard] for shard in inventory.shards]
+    is_coordinator = 'coordinator' in roles
+    node['foreign_servers'] = [dict(name=shard['server'], options=_server_options(inventory, shard, node))
+                               for shard in shards] if is_coordinator else []
+    node['user_mappings'] = [dict(server=shard['server'], user=user) for shard in shards
+                             for user in variables['fdw_mapped_users']] if is_coordinator else []
+    node['tables'] = _tables(inventory, host, node, placed, reference_specs)
+    node['analyze'] = [qualified_name(table['name']) for table in placed] \
+        if is_coordinator and flag(variables['analyze_tables'], 'pgdist_analyze_tables') else []
+    reference_names = [qualified_name(spec['name']) for spec in reference_specs]
+    node.update(_replication_part(inventory, host, node, placed, reference_names))
+    return node
+
+
+def _server_options(inventory, shard, node):
+    options = dict(host=shard['address'], port=str(shard['port']), dbname=inventory.database)
+    options.update(node['tls']['peer_options'])
+    options.update(inventory.variables['foreign_server_options'] or {})
+    return options
+
+
+# -- the whole plan ------------------------------------------------------------------------------
+
+def build_plan(groups, facts, variables, reads, check_mode=False):
+    """pgdist_plan (see the module docstring)."""
+    inventory = Inventory(groups, facts, variables, reads)
+    placement_host = inventory.coordinators[0] if inventory.coordinators else None
+    coordinator_read = inventory.read(placement_host) if placement_host else dict(info=None)
+    current = coordinator_read['info'] or {}
+    pins = pins_from_tables(current.get('tables'))
+    servers = dict((host, inventory.peers[host]['server']) for host in inventory.shards)
+    placed = place_partitions(variables['tables'] or [], inventory.shards, pinned=pins, servers=servers)
+    reference_specs = [reference_table_spec(table, index) for index, table in enumerate(variables['reference_tables'] or [])]
+    groups_view = dict(names=inventory.names, coordinators=inventory.coordinators, shards=inventory.shards,
+                       replicas=inventory.replicas)
+    inventory.links = replication_links(groups_view, facts, reference_specs)
+    hosts = dict((host, host_plan(inventory, host, placed, reference_specs, check_mode)) for host in inventory.hosts)
+    placement = {}
+    for table in placed:
+        schema = qualified_name(table['name']).split('.', 1)[0]
+        for partition in table['partitions']:
+            if partition.get('shard'):
+                placement[qualified_name(partition['name'], default_schema=schema)] = partition['shard']
+    return dict(database=inventory.database, fdw_user=variables['fdw_user'],
+                replication_user=variables['replication_user'], coordinator=placement_host,
+                shards=inventory.shards, replicas=inventory.replicas, placement=placement,
+                placement_read=placement_host if coordinator_read.get('info') is not None else None,
+                links=inventory.links, skipped=sorted(h for h in inventory.hosts if not hosts[h]['cluster']['connect']),
+                hosts=hosts)
+
+
+def read_state(host, socket, result, is_coordinator):
+    """{running, error, info} of one host from the plan role's socket stat and cluster_info result.
+
+    A host the run did not reach has neither. A cluster whose socket is
+    missing does not run (not created yet, or stopped). A running cluster
+    that could not be read is running with the error; on the coordinator that
+    is fatal, since the placement of existing partitions would be unknown,
+    unless psycopg2 is missing (an existing cluster being adopted: it holds
+    no partitions of ours yet, and the server role installs psycopg2).
+    """
+    if not socket or 'stat' not in socket:
+        return dict(running=False, error='not reached in this run', info=None)
+    if not socket['stat'].get('exists'):
+        return dict(running=False, error=None, info=None)
+    if result and 'instance' in result:
+        return dict(running=True, error=None, info=result)
+    error = str((result or {}).get('msg') or 'not read')
+    if is_coordinator and 'psycopg2' not in error:
+        raise InvalidInput('%s: cannot read the current placement from the coordinator, so existing partitions '
+                           'could move: %s' % (host, error))
+    return dict(running=True, error=error, info=None)

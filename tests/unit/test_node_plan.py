@@ -1,0 +1,234 @@
+"""Unit tests of pgdist_plan (plugins/module_utils/node_plan.py): the per-host slices, no server.
+
+The facts of each host are what the plan role's first task collects (its defaults, roles/plan/defaults/main.yml)."""
+
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.pgdist.cluster.plugins.module_utils import node_plan
+from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+with open(os.path.join(ROOT, 'roles', 'plan', 'defaults', 'main.yml')) as _handle:
+    DEFAULTS = yaml.safe_load(_handle)
+
+GROUPS = {'coordinator': ['c1'], 'shards': ['s2', 's1'], 'replicas': ['r1'], 'ungrouped': []}
+TABLES = [dict(name='events', columns=[dict(name='id', type='bigint')], partition_by=dict(method='hash', key='id'),
+               partition_count=2),
+          dict(name='parent', columns=[dict(name='id', type='int'), dict(name='range', type='bigint')],
+               partition_by=dict(method='range', key='range'), prune_partitions=True,
+               partitions=[dict(name='child1', to=100, shard='s1', **{'from': 'MINVALUE'}),
+                           dict(name='child3', to='MAXVALUE', **{'from': 100})])]
+REFERENCE = [dict(name='countries', columns=[dict(name='code', type='text')], primary_key=['code'])]
+
+
+def facts(host, address, port, **extra):
+    """The plan role's pgdist_plan_host for one host, from the role defaults."""
+    out = dict(postgresql_version=15, cluster_name='pgdist_' + host, port=port, address=address,
+               listen_addresses=address, unix_socket_directory='/var/run/postgresql', postgres_user='postgres',
+               foreign_server_name=None, replica_of=None, replication_synchronous=False,
+               replication_source_address=None)
+    for key in ('password_encryption', 'partition_pruning', 'ssl', 'ssl_cert_file', 'ssl_key_file', 'ssl_ca_file',
+                'coordinator_settings', 'shard_settings', 'replication_enabled', 'max_wal_senders',
+                'max_replication_slots', 'postgresql_settings', 'hba_rules', 'hba_whole_file'):
+        out[key] = DEFAULTS['pgdist_' + key]
+    out['max_slot_wal_keep_size'] = DEFAULTS['pgdist_replication_max_slot_wal_keep_size']
+    out.update(extra)
+    return out
+
+
+FACTS = dict(c1=facts('c1', '10.0.0.1', 5432), s1=facts('s1', '10.0.0.2', 5433), s2=facts('s2', '10.0.0.3', 5434),
+             r1=facts('r1', '10.0.0.4', 5435, replica_of='s1', replication_synchronous=True))
+
+
+def variables(**extra):
+    out = dict(database='library', tables=TABLES, reference_tables=REFERENCE, fdw_user='pgdist_fdw',
+               fdw_mapped_users=['postgres'], foreign_server_options=DEFAULTS['pgdist_foreign_server_options'],
+               analyze_tables=False, replication_user='pgdist_replication', replication_synchronous_count=1,
+               coordinator_group='coordinator', shards_group='shards', replicas_group='replicas', check_mode=False)
+    out.update(extra)
+    return out
+
+
+def running(info=None):
+    return dict(running=True, error=None, info=info or dict(instance={}, tables={}, file_settings=[]))
+
+
+def build(reads=None, check_mode=False, facts_=None, **extra):
+    reads = reads if reads is not None else dict((host, running()) for host in FACTS)
+    return node_plan.build_plan(GROUPS, facts_ or FACTS, variables(**extra), reads, check_mode=check_mode)
+
+
+def test_each_host_gets_its_tables():
+    plan = build()
+    hosts = plan['hosts']
+    assert [(t['name'], t.get('side'), t.get('as_fdw_user')) for t in hosts['c1']['tables']] == [
+        ('events', None, None), ('parent', None, None), ('countries', 'shard', None)]
+    assert [p.get('server') for p in hosts['c1']['tables'][0]['partitions']] == ['s1', 's2']
+    assert hosts['c1']['tables'][1]['prune_partitions'] is True
+    assert [(t['name'], [p['name'] for p in t['partitions']], t.get('as_fdw_user')) for t in hosts['s1']['tables']] == [
+        ('events', ['events_p0'], True), ('parent', ['child1'], True), ('countries', ['countries'], None)]
+    assert 'prune_partitions' not in hosts['s1']['tables'][1]
+    # The replica holds the shard's tables (as postgres) and a reference copy.
+    assert [(t['name'], t.get('as_fdw_user')) for t in hosts['r1']['tables']] == [
+        ('events', None), ('parent', None), ('countries', None)]
+    assert plan['placement'] == {'public.events_p0': 's1', 'public.events_p1': 's2', 'public.child1': 's1'}
+
+
+def test_coordinator_slice():
+    node = build()['hosts']['c1']
+    assert node['roles'] == ['coordinator']
+    assert node['foreign_servers'] == [
+        dict(name='s1', options=dict(host='10.0.0.2', port='5433', dbname='library', sslmode='require',
+                                     batch_size=1000, fetch_size=10000, async_capable=True)),
+        dict(name='s2', options=dict(host='10.0.0.3', port='5434', dbname='library', sslmode='require',
+                                     batch_size=1000, fetch_size=10000, async_capable=True))]
+    assert node['user_mappings'] == [dict(server='s1', user='postgres'), dict(server='s2', user='postgres')]
+    assert node['connection'] == dict(login_unix_socket='/var/run/postgresql', login_port=5432, login_user='postgres')
+    assert node['database'] == dict(name='library', owner=None)
+    assert build(analyze_tables=True)['hosts']['c1']['analyze'] == ['public.events', 'public.parent']
+
+
+def test_settings_come_from_each_contribution_and_the_user_wins():
+    plan = build(facts_=dict(FACTS, s1=facts('s1', '10.0.0.2', 5433, shard_settings={'max_prepared_transactions': 10},
+                                             postgresql_settings={'work_mem': '8MB', 'max_wal_senders': 20})))
+    c1, s1, s2 = (plan['hosts'][host] for host in ('c1', 's1', 's2'))
+    assert c1['settings']['enable_partitionwise_join'] is True and 'enable_partitionwise_join' not in s1['settings']
+    assert c1['settings_sources']['enable_partitionwise_join'] == 'coordinator'
+    assert s1['settings']['max_prepared_transactions'] == 10
+    assert s1['settings_sources']['max_prepared_transactions'] == 'shard'
+    assert 'max_prepared_transactions' not in s2['settings']
+    # s1 publishes to r1 and subscribes to the coordinator's reference tables: logical WAL, senders for 1 link.
+    assert s1['settings']['wal_level'] == 'logical' and s1['settings']['max_slot_wal_keep_size'] == '1GB'
+    assert (s1['settings']['max_wal_senders'], s1['settings_sources']['max_wal_senders']) == (
+        20, 'pgdist_postgresql_settings')
+    assert s1['settings']['work_mem'] == '8MB'
+    # The coordinator publishes the reference table to three subscribers: 3 * 3 + 2 slots.
+    assert c1['settings']['max_replication_slots'] == 11
+    assert 'wal_level' not in plan['hosts']['r1']['settings']
+    assert s1['settings']['ssl_cert_file'] == '/etc/postgresql/15/pgdist_s1/pgdist-server.crt'
+    assert s1['tls']['generate'] is True
+
+
+def test_every_setting_the_roles_write_is_managed():
+    """The one list cluster_info reports must hold every name a role contributes (it drifted before)."""
+    plan = build(facts_=dict(FACTS, c1=facts('c1', '10.0.0.1', 5432, replication_enabled=True)))
+    for host, node in plan['hosts'].items():
+        for name, source in node['settings_sources'].items():
+            if source != 'pgdist_postgresql_settings':
+                assert name in node_plan.MANAGED_SETTINGS, (host, name, source)
+    assert 'synchronous_standby_names' in node_plan.MANAGED_SETTINGS
+
+
+def test_hba_rules_of_a_shard_and_a_publisher():
+    plan = build()
+    s1 = plan['hosts']['s1']
+    assert [(r['type'], r['database'], r['user'], r.get('address'), r['method']) for r in s1['hba_rules']] == [
+        ('local', 'all', 'postgres', None, 'peer'),
+        ('local', 'library', 'pgdist_fdw', None, 'scram-sha-256'),
+        ('hostssl', 'library', 'pgdist_fdw', '10.0.0.1', 'scram-sha-256'),
+        ('hostssl', 'library', 'pgdist_replication', '10.0.0.4', 'scram-sha-256')]
+    assert [r.get('address') for r in plan['hosts']['c1']['hba_rules']] == [None, '10.0.0.2', '10.0.0.3', '10.0.0.4']
+    assert plan['hosts']['r1']['hba_rules'] == plan['hosts']['r1']['hba_rules'][:1]
+
+
+def test_replication_slices():
+    plan = build()
+    s1, r1, c1, s2 = (plan['hosts'][host] for host in ('s1', 'r1', 'c1', 's2'))
+    assert s1['publications'] == [dict(name='pgdist_shard_s1', tables=['public.events_p0', 'public.child1'])]
+    assert s1['grants'] == [dict(role='pgdist_replication', tables=['public.child1', 'public.events_p0']),
+                            dict(role='pgdist_fdw', tables=['public.countries'])]
+    assert c1['publications'] == [dict(name='pgdist_reference', tables=['public.countries'])]
+    assert [s['name'] for s in r1['subscriptions']] == ['pgdist_replica_r1', 'pgdist_reference_r1']
+    assert r1['subscriptions'][0]['connection'] == dict(host='10.0.0.2', port=5433, dbname='library',
+                                                        user='pgdist_replication', application_name='pgdist_replica_r1',
+                                                        sslmode='require')
+    assert r1['subscriptions'][0]['options'] == dict(synchronous_commit='on')
+    assert s1['synchronous'] == dict(standbys=['pgdist_replica_r1'], count=1,
+                                     file='/etc/postgresql/15/pgdist_s1/conf.d/60-pgdist-synchronous.conf')
+    assert s2['synchronous'] is None and s2['publications'] == [] and s2['replication_login'] is False
+    assert r1['grants'] == []
+
+
+def test_synchronous_include_is_removed_when_no_subscriber_is_synchronous_any_more():
+    loaded = running(dict(instance={}, file_settings=[dict(
+        seqno=40, sourcefile='/etc/postgresql/15/pgdist_s2/conf.d/60-pgdist-synchronous.conf', sourceline=2,
+        name='synchronous_standby_names', setting='ANY 1 ("old")', applied=True, error=None)]))
+    plan = build(reads=dict(c1=running(), s1=running(), s2=loaded, r1=running()))
+    assert plan['hosts']['s2']['synchronous']['standbys'] == []
+    # Set by the user: the replication role leaves it to pgdist_postgresql_settings.
+    user_set = facts('s1', '10.0.0.2', 5433, postgresql_settings={'synchronous_standby_names': '*'})
+    assert build(facts_=dict(FACTS, s1=user_set))['hosts']['s1']['synchronous'] is None
+
+
+def test_placement_is_read_from_the_coordinator():
+    tables = {'public.events': dict(partitions=[dict(schema='public', name='events_p0', kind='foreign', server='s2'),
+                                                dict(schema='public', name='events_p1', kind='foreign', server='s1')])}
+    plan = build(reads=dict(c1=running(dict(instance={}, tables=tables, file_settings=[])), s1=running(),
+                            s2=running(), r1=running()))
+    assert plan['placement_read'] == 'c1'
+    assert plan['placement']['public.events_p0'] == 's2'
+    assert [p['name'] for p in plan['hosts']['s2']['tables'][0]['partitions']] == ['events_p0']
+    fresh = build(reads={})
+    assert fresh['placement_read'] is None and fresh['placement']['public.events_p0'] == 's1'
+
+
+def test_check_mode_skips_clusters_that_do_not_run():
+    reads = dict(c1=running(), s1=running(), s2=dict(running=False, error=None, info=None), r1=running())
+    plan = build(reads=reads, check_mode=True)
+    assert plan['skipped'] == ['s2']
+    assert plan['hosts']['s2']['cluster']['connect'] is False and plan['hosts']['s1']['cluster']['connect'] is True
+    assert build(reads=reads)['skipped'] == []
+
+
+def test_read_state():
+    assert node_plan.read_state('x', None, None, False)['error'] == 'not reached in this run'
+    assert node_plan.read_state('x', dict(stat=dict(exists=False)), dict(skipped=True), True) == dict(
+        running=False, error=None, info=None)
+    info = dict(instance={}, tables={})
+    assert node_plan.read_state('x', dict(stat=dict(exists=True)), info, True)['info'] is info
+    failed = dict(failed=False, msg='unable to connect to PostgreSQL at /run port 1: boom')
+    assert node_plan.read_state('x', dict(stat=dict(exists=True)), failed, False) == dict(
+        running=True, error=failed['msg'], info=None)
+    with pytest.raises(InvalidInput, match='x: cannot read the current placement from the coordinator'):
+        node_plan.read_state('x', dict(stat=dict(exists=True)), failed, True)
+    no_driver = dict(msg='Failed to import the required Python library (psycopg2)')
+    assert node_plan.read_state('x', dict(stat=dict(exists=True)), no_driver, True)['running'] is True
+
+
+CONF = '/etc/postgresql/15/main'
+
+
+def entry(seqno, path, name, setting, line=1):
+    return dict(seqno=seqno, sourcefile=CONF + '/' + path, sourceline=line, name=name, setting=setting,
+                applied=False, error=None)
+
+
+def test_which_source_wins_over_our_settings():
+    settings = dict(port=5432, work_mem='8MB', shared_buffers='1GB', ssl=True)
+    entries = [entry(1, 'postgresql.conf', 'port', '5432'), entry(2, 'postgresql.conf', 'shared_buffers', '128MB'),
+               entry(3, 'conf.d/10-local.conf', 'work_mem', '2MB'), entry(4, 'conf.d/50-pgdist.conf', 'port', '5432'),
+               entry(5, 'conf.d/50-pgdist.conf', 'ssl', 'on'), entry(6, 'conf.d/99-tuning.conf', 'ssl', 'off'),
+               entry(7, 'postgresql.auto.conf', 'work_mem', '16MB', line=3)]
+    report = node_plan.overriding_sources(settings, entries, CONF)
+    assert [(r['name'], r['value'], r['file'].rsplit('/', 1)[1]) for r in report] == [
+        ('ssl', 'off', '99-tuning.conf'), ('work_mem', '16MB', 'postgresql.auto.conf')]
+    assert report[1]['message'] == ('work_mem: %s/postgresql.auto.conf:3 sets 16MB, which wins over work_mem = 8MB in '
+                                    '50-pgdist.conf; remove it there (ALTER SYSTEM RESET work_mem)' % CONF)
+    # Before our file was ever written, PostgreSQL's reading order predicts the same.
+    first = [row for row in entries if '50-pgdist' not in row['sourcefile']]
+    assert [r['name'] for r in node_plan.overriding_sources(settings, first, CONF)] == ['ssl', 'work_mem']
+    assert node_plan.overriding_sources(settings, None, CONF) == []
+
+
+def test_bad_input_names_the_host_and_field():
+    bad_tls = facts('s1', '10.0.0.2', 5433, ssl_cert_file='/x.crt')
+    with pytest.raises(InvalidInput, match='s1: pgdist_ssl_cert_file and pgdist_ssl_key_file go together'):
+        build(facts_=dict(FACTS, s1=bad_tls))
+    ca_only = facts('s1', '10.0.0.2', 5433, ssl_ca_file='/ca.crt')
+    with pytest.raises(InvalidInput, match='s1: pgdist_ssl_ca_file needs pgdist_ssl_cert_file'):
+        build(facts_=dict(FACTS, s1=ca_only))
+    with pytest.raises(InvalidInput, match='r1: no pgdist_plan_host; run pgdist.cluster.plan on every host'):
+        build(facts_=dict((host, value) for host, value in FACTS.items() if host != 'r1'))
