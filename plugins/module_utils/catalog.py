@@ -86,6 +86,11 @@ def foreign_server(conn, name):
     return row
 
 
+def foreign_data_wrapper_exists(conn, name):
+    return fetch_one(conn, "SELECT 1 AS found FROM pg_catalog.pg_foreign_data_wrapper WHERE fdwname = %s",
+                     (name,)) is not None
+
+
 def foreign_tables_of_server(conn, server):
     """Qualified names of the foreign tables that use server."""
     rows = fetch_all(conn, """
@@ -509,8 +514,56 @@ def replication_senders(conn):
 
 
 def settings(conn, names):
-    """pg_settings rows for names (unknown names are left out)."""
+    """pg_settings rows for names (unknown names are left out); sourcefile and sourceline are NULL unless
+    we are superuser or pg_read_all_settings."""
     return fetch_all(conn, """
-        SELECT name, setting, unit, source, context, pending_restart,
+        SELECT name, setting, unit, source, sourcefile, sourceline, context, pending_restart,
                pg_catalog.current_setting(name) AS value
           FROM pg_catalog.pg_settings WHERE name = ANY (%s::text[]) ORDER BY name""", (list(names),))
+
+
+def can_read_file_settings(conn):
+    row = fetch_one(conn, "SELECT pg_catalog.has_function_privilege('pg_catalog.pg_show_all_file_settings()', "
+                          "'EXECUTE') AS ok")
+    return row['ok']
+
+
+def file_settings(conn):
+    """Every entry of the configuration files in the order PostgreSQL reads them (pg_file_settings;
+    applied is true for the entry that wins)."""
+    return fetch_all(conn, """
+        SELECT seqno, sourcefile, sourceline, name, setting, applied, error
+          FROM pg_catalog.pg_file_settings ORDER BY seqno""")
+
+
+def replica_identities(conn, tables):
+    """{(schema, name): dict(identity=relreplident, keyed=has a primary key or replica identity index)}
+    for the plain tables among tables ((schema, name) pairs)."""
+    if not tables:
+        return {}
+    rows = fetch_all(conn, """
+        SELECT n.nspname AS schema, c.relname AS name, c.relreplident::text AS identity,
+               EXISTS (SELECT 1 FROM pg_catalog.pg_index x
+                        WHERE x.indrelid = c.oid AND (x.indisprimary OR x.indisreplident)) AS keyed
+          FROM unnest(%s::text[], %s::text[]) AS w(schema, name)
+          JOIN pg_catalog.pg_namespace n ON n.nspname = w.schema
+          JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.name AND c.relkind = 'r'""",
+                     ([schema for schema, name in tables], [name for schema, name in tables]))
+    return dict(((row.pop('schema'), row.pop('name')), row) for row in rows)
+
+
+def table_privileges(conn, role, tables, privileges):
+    """{(schema, name): dict(effective=[privileges role has], direct=[privileges granted to role itself])}
+    for the tables among tables ((schema, name) pairs) that exist."""
+    rows = fetch_all(conn, """
+        SELECT n.nspname AS schema, c.relname AS name,
+               ARRAY(SELECT p FROM unnest(%s::text[]) AS p
+                      WHERE pg_catalog.has_table_privilege(%s, c.oid, p)) AS effective,
+               ARRAY(SELECT a.privilege_type::text FROM pg_catalog.aclexplode(c.relacl) AS a
+                      WHERE a.grantee = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = %s)) AS direct
+          FROM unnest(%s::text[], %s::text[]) AS w(schema, name)
+          JOIN pg_catalog.pg_namespace n ON n.nspname = w.schema
+          JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.name
+         WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm')""",
+                     (list(privileges), role, role, [schema for schema, name in tables], [name for schema, name in tables]))
+    return dict(((row.pop('schema'), row.pop('name')), row) for row in rows)

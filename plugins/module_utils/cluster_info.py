@@ -37,6 +37,7 @@ import time
 from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild
 from ansible_collections.pgdist.cluster.plugins.module_utils.connection import scrub
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput, split_qualified
+from ansible_collections.pgdist.cluster.plugins.module_utils.node_plan import MANAGED_SETTINGS, OBSERVED_SETTINGS
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import SECRET_OPTIONS
 
 try:
@@ -45,16 +46,8 @@ try:
 except ImportError:  # pragma: no cover - reported by the runner
     pass
 
-# Settings the server and coordinator roles manage, reported with pending_restart.
-DEFAULT_SETTINGS = (
-    'listen_addresses', 'port', 'max_connections', 'shared_buffers', 'password_encryption', 'ssl',
-    'enable_partition_pruning',
-    'wal_level', 'max_wal_senders', 'max_replication_slots', 'max_worker_processes',
-    'max_logical_replication_workers', 'max_sync_workers_per_subscription', 'wal_keep_size',
-    'shared_preload_libraries', 'work_mem', 'maintenance_work_mem', 'effective_cache_size',
-    'enable_partitionwise_aggregate', 'enable_partitionwise_join', 'enable_async_append',
-    'max_parallel_workers_per_gather', 'statement_timeout',
-)
+# The settings the roles manage (node_plan.MANAGED_SETTINGS, the one list) and a few that size the node.
+DEFAULT_SETTINGS = MANAGED_SETTINGS + OBSERVED_SETTINGS
 
 # Conninfo keywords whose values are secrets.
 CONNINFO_SECRETS = ('password', 'sslpassword')
@@ -260,6 +253,12 @@ class Collector(object):
         names = self.params.get('settings') or DEFAULT_SETTINGS
         return dict((row.pop('name'), row) for row in catalog.settings(self.conn, names))
 
+    def file_settings(self):
+        """Every configuration file entry in reading order, or None when we may not read them."""
+        if not catalog.can_read_file_settings(self.conn):
+            return None
+        return catalog.file_settings(self.conn)
+
     # -- all ---------------------------------------------------------------------
 
     def collect(self):
@@ -302,6 +301,7 @@ class Collector(object):
         if 'settings' in gather:
             info['settings'] = self.settings()
             info['pending_restart'] = sorted(n for n, s in info['settings'].items() if s['pending_restart'])
+            info['file_settings'] = self.file_settings()
         return info
 
     def remote_relations(self):

@@ -686,11 +686,12 @@ class CoordinatorPlanner(Planner):
     def validate_servers(self):
         wanted = set(part.server for part in self.layout.partitions if part.server)
         missing = wanted - catalog.existing_servers(self.conn, wanted)
-        if missing:
-            users = [part.name for part in self.layout.partitions if part.server in missing]
-            raise InvalidInput('partitions: %s: foreign server %s does not exist in database %s; create it first '
-                               '(pgdist.cluster.foreign_server)'
-                               % (', '.join(users), ', '.join(sorted(missing)), self.conn.info.dbname))
+        for server in sorted(missing):
+            users = [part.name for part in self.layout.partitions if part.server == server]
+            self.request.assume_created('foreign server %s' % server,
+                                        'partitions: %s: foreign server %s does not exist in database %s; create it '
+                                        'first (pgdist.cluster.foreign_server)'
+                                        % (', '.join(users), server, self.conn.info.dbname))
 
     def check_parent(self, parent):
         layout = self.layout

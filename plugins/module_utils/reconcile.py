@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgdist.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reconcilers for databases, roles, extensions, foreign servers and user mappings.
+"""Reconcilers for databases, roles, extensions, foreign servers, user mappings and table privileges.
 
 Each takes a runner.Request, reads the current state through catalog,
 queues the statements that reach the wanted state on request.plan and
@@ -14,7 +14,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild
-from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput, check_identifier
+from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import (
+    InvalidInput, check_identifier, split_qualified)
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import (
     SECRET_OPTIONS, Refusal, option_text, options_diff, redact_options)
 from ansible_collections.pgdist.cluster.plugins.module_utils.scram import password_matches, scram_verifier
@@ -51,7 +52,7 @@ def database(request):
         return dict(before=current or {}, after={})
     if current is None:
         if params.get('owner') and not catalog.role_exists(request.conn, params['owner']):
-            raise InvalidInput("owner: role %r does not exist" % params['owner'])
+            request.assume_created('role %s' % params['owner'], "owner: role %r does not exist" % params['owner'])
         plan.add(sqlbuild.create_database(name, params.get('owner'), params.get('template'), params.get('encoding'),
                                           params.get('lc_collate'), params.get('lc_ctype')))
         after = dict(name=name, owner=params.get('owner') or catalog.current_user(request.conn),
@@ -71,7 +72,7 @@ def database(request):
     after = dict(current)
     if params.get('owner') and params['owner'] != current['owner']:
         if not catalog.role_exists(request.conn, params['owner']):
-            raise InvalidInput("owner: role %r does not exist" % params['owner'])
+            request.assume_created('role %s' % params['owner'], "owner: role %r does not exist" % params['owner'])
         plan.add(sqlbuild.alter_owner('DATABASE', name, params['owner']))
         after['owner'] = params['owner']
     return dict(before=current, after=after)
@@ -242,17 +243,18 @@ def foreign_server(request):
     if owner:
         check_identifier(owner, 'owner')
         if not catalog.role_exists(conn, owner):
-            raise InvalidInput('owner: role %r does not exist' % owner)
+            request.assume_created('role %s' % owner, 'owner: role %r does not exist' % owner)
     options = params.get('options')
     if options is not None:
         for key in options:
             check_identifier(key, 'options')
     if current is None:
-        if catalog.fetch_one(conn, 'SELECT 1 AS found FROM pg_catalog.pg_foreign_data_wrapper WHERE fdwname = %s',
-                             (fdw,)) is None:
-            raise InvalidInput('fdw: foreign-data wrapper %r does not exist in this database; create its '
-                               'extension first (pgdist.cluster.extension name=%s)' % (fdw, fdw))
-        validate_fdw_options(conn, fdw, 'pg_catalog.pg_foreign_server', options, 'options')
+        if catalog.foreign_data_wrapper_exists(conn, fdw):
+            validate_fdw_options(conn, fdw, 'pg_catalog.pg_foreign_server', options, 'options')
+        else:
+            request.assume_created('foreign-data wrapper %s' % fdw,
+                                   'fdw: foreign-data wrapper %r does not exist in this database; create its '
+                                   'extension first (pgdist.cluster.extension name=%s)' % (fdw, fdw))
         plan.add(sqlbuild.create_server(name, fdw, options or {}))
         if owner:
             plan.add(sqlbuild.alter_owner('SERVER', name, owner))
@@ -295,12 +297,15 @@ def user_mapping(request):
     options = params.get('options')
     for key in options or {}:
         check_identifier(key, 'options')
-    if catalog.foreign_server(conn, server) is None:
-        raise InvalidInput('server: foreign server %r does not exist in this database' % server)
+    found = catalog.foreign_server(conn, server)
+    if found is None:
+        request.assume_created('foreign server %s' % server,
+                               'server: foreign server %r does not exist in this database' % server)
     usename = _mapping_user_name(conn, params['user'])
     if usename is None:
-        raise InvalidInput('user: role %r does not exist' % params['user'])
-    current = catalog.user_mapping(conn, server, usename)
+        request.assume_created('role %s' % params['user'], 'user: role %r does not exist' % params['user'])
+        usename = params['user']
+    current = catalog.user_mapping(conn, server, usename) if found else None
     if current:
         for key in SECRET_OPTIONS:
             request.secret(current['options'].get(key))
@@ -309,16 +314,16 @@ def user_mapping(request):
         if current:
             plan.add(sqlbuild.drop_user_mapping(params['user'], server))
         return dict(before=before, after={})
-    fdw = catalog.foreign_server(conn, server)['fdw']
     if current is None:
-        validate_fdw_options(conn, fdw, 'pg_catalog.pg_user_mapping', options, 'options')
+        if found:
+            validate_fdw_options(conn, found['fdw'], 'pg_catalog.pg_user_mapping', options, 'options')
         plan.add(sqlbuild.create_user_mapping(params['user'], server, options or {}))
         return dict(before={}, after=dict(server=server, user=usename, options=redact_options(options or {})))
     after = dict(before)
     if options is not None:
         actions = options_diff(current['options'], options)
         if actions:
-            validate_fdw_options(conn, fdw, 'pg_catalog.pg_user_mapping', options, 'options')
+            validate_fdw_options(conn, found['fdw'], 'pg_catalog.pg_user_mapping', options, 'options')
             plan.add(sqlbuild.alter_user_mapping_options(params['user'], server, actions))
             after['options'] = redact_options(options)
             # Show that a secret changed without showing it.
@@ -326,3 +331,45 @@ def user_mapping(request):
                     current['options'].get('password') != option_text(options.get('password')):
                 after['options']['password'] = '******** (changed)'
     return dict(before=before, after=after)
+
+
+# -- table privileges -----------------------------------------------------------
+
+TABLE_PRIVILEGES = ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER')
+
+
+def table_privileges(request):
+    """GRANT what role lacks on each table (state present), REVOKE what was granted to it (absent)."""
+    params, plan, conn = request.params, request.plan, request.conn
+    role = check_identifier(params['role'], 'role')
+    privileges = params['privileges']
+    if not privileges:
+        raise InvalidInput('privileges: give at least one of %s' % ', '.join(TABLE_PRIVILEGES))
+    tables = []
+    for index, name in enumerate(params['tables']):
+        table = split_qualified(name, 'tables[%d]' % index)
+        if table not in tables:
+            tables.append(table)
+    role_found = catalog.role_exists(conn, role)
+    if not role_found:
+        request.assume_created('role %s' % role, 'role: role %r does not exist' % role)
+    current = catalog.table_privileges(conn, role, tables, privileges) if role_found else {}
+    before, after = {}, {}
+    for schema, name in tables:
+        label = '%s.%s' % (schema, name)
+        if (schema, name) not in current:
+            request.assume_created('table %s' % label, 'tables: %s is not a table or view in this database'
+                                   % label)
+        held = current.get((schema, name), dict(effective=[], direct=[]))
+        before[label] = sorted(held['effective'])
+        if _present(params):
+            missing = [privilege for privilege in privileges if privilege not in held['effective']]
+            if missing:
+                plan.add(sqlbuild.grant_on_table(missing, schema, name, role))
+            after[label] = sorted(set(held['effective']) | set(privileges))
+        else:
+            granted = [privilege for privilege in privileges if privilege in held['direct']]
+            if granted:
+                plan.add(sqlbuild.grant_on_table(granted, schema, name, role, revoke=True))
+            after[label] = sorted(set(held['effective']) - set(granted))
+    return dict(before=dict(role=role, tables=before), after=dict(role=role, tables=after))

@@ -90,8 +90,9 @@ def server_row_filter(conn, schema, table, where, field):
     return tables[0]['where']
 
 
-def _wanted_tables(conn, tables):
+def _wanted_tables(request, tables):
     """{(schema, table): (where, columns)} from the tables option, checked against the catalog."""
+    conn = request.conn
     wanted = {}
     for index, item in enumerate(tables):
         field = 'tables[%d]' % index
@@ -101,7 +102,10 @@ def _wanted_tables(conn, tables):
             raise InvalidInput('%s must be a table name or a dict with keys name, where, columns' % field)
         schema, table = split_qualified(item.get('name'), field + '.name')
         kind = catalog.relation_kind(conn, schema, table)
-        if kind not in TABLE_KINDS:
+        if kind is None:
+            request.assume_created('table %s.%s' % (schema, table),
+                                   '%s.name: %s.%s is not a table in this database' % (field, schema, table))
+        elif kind not in TABLE_KINDS:
             raise InvalidInput('%s.name: %s.%s is not a table in this database' % (field, schema, table))
         columns = item.get('columns')
         if columns is not None:
@@ -111,18 +115,20 @@ def _wanted_tables(conn, tables):
         where = item.get('where')
         if where is not None:
             check_row_filter(where, field + '.where')
-            where = server_row_filter(conn, schema, table, where, field + '.where')
+            # A table check mode has not created cannot parse its filter: it is shown as given.
+            if kind is not None:
+                where = server_row_filter(conn, schema, table, where, field + '.where')
         if (schema, table) in wanted:
             raise InvalidInput('%s.name: %s.%s is listed twice' % (field, schema, table))
         wanted[(schema, table)] = (where, columns)
     return wanted
 
 
-def _wanted_schemas(conn, schemas):
+def _wanted_schemas(request, schemas):
     for index, schema in enumerate(schemas):
         check_identifier(schema, 'tables_in_schema[%d]' % index)
-        if not catalog.schema_exists(conn, schema):
-            raise InvalidInput('tables_in_schema[%d]: schema %r does not exist' % (index, schema))
+        if not catalog.schema_exists(request.conn, schema):
+            request.assume_created('schema %s' % schema, 'tables_in_schema[%d]: schema %r does not exist' % (index, schema))
     return sorted(set(schemas))
 
 
@@ -156,13 +162,13 @@ def publication(request):
     if not _present(params):
         if row:
             plan.add(sqlbuild.drop('PUBLICATION', name))
-        return dict(before=current or {}, after={})
+        return dict(before=current or {}, after={}, replica_identity_full=[])
 
     owner = params.get('owner')
     if owner:
         check_identifier(owner, 'owner')
         if not catalog.role_exists(conn, owner):
-            raise InvalidInput('owner: role %r does not exist' % owner)
+            request.assume_created('role %s' % owner, 'owner: role %r does not exist' % owner)
     publish = params['publish']
     for action in publish:
         if action not in PUBLISH_ACTIONS:
@@ -173,12 +179,13 @@ def publication(request):
     if all_tables and (params.get('tables') or params.get('tables_in_schema')):
         raise InvalidInput('all_tables: cannot be combined with tables or tables_in_schema')
     if managed:
-        wanted_tables = _wanted_tables(conn, params.get('tables') or [])
-        wanted_schemas = _wanted_schemas(conn, params.get('tables_in_schema') or [])
+        wanted_tables = _wanted_tables(request, params.get('tables') or [])
+        wanted_schemas = _wanted_schemas(request, params.get('tables_in_schema') or [])
     elif row:
         wanted_tables, wanted_schemas, all_tables = tables, schemas, row['all_tables']
     else:
         wanted_tables, wanted_schemas = {}, []
+    identity_full = _plan_keyless_identity(request, wanted_tables) if params['keyless_identity'] == 'full' else []
     via_root = params['publish_via_partition_root']
     options = dict(publish=', '.join(publish), publish_via_partition_root=via_root)
     after = _publication_view(name, owner or (row['owner'] if row else catalog.current_user(conn)), all_tables,
@@ -196,7 +203,7 @@ def publication(request):
         plan.add(sqlbuild.create_publication(name, all_tables, _objects(wanted_tables, wanted_schemas), options))
         if owner and owner != catalog.current_user(conn):
             plan.add(sqlbuild.alter_owner('PUBLICATION', name, owner))
-        return dict(before=current or {}, after=after)
+        return dict(before=current or {}, after=after, replica_identity_full=identity_full)
 
     if not all_tables:
         _plan_membership(plan, name, tables, schemas, wanted_tables, wanted_schemas)
@@ -207,7 +214,16 @@ def publication(request):
         plan.add(sqlbuild.alter_publication_options(name, changed_options))
     if owner and owner != row['owner']:
         plan.add(sqlbuild.alter_owner('PUBLICATION', name, owner))
-    return dict(before=current, after=after)
+    return dict(before=current, after=after, replica_identity_full=identity_full)
+
+
+def _plan_keyless_identity(request, tables):
+    """REPLICA IDENTITY FULL for the listed plain tables without a key or identity index; their names."""
+    identities = catalog.replica_identities(request.conn, sorted(tables))
+    keyless = [key for key in sorted(identities) if identities[key]['identity'] == 'd' and not identities[key]['keyed']]
+    for schema, table in keyless:
+        request.plan.add(sqlbuild.replica_identity_full(schema, table))
+    return ['%s.%s' % key for key in keyless]
 
 
 def _plan_membership(plan, name, tables, schemas, wanted_tables, wanted_schemas):

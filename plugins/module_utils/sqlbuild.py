@@ -198,6 +198,17 @@ def alter_publication_options(name, options):
     return sql.SQL('ALTER PUBLICATION {} SET ({})').format(sql.Identifier(name), option_assignments(options))
 
 
+def replica_identity_full(schema, table):
+    return sql.SQL('ALTER TABLE {} REPLICA IDENTITY FULL').format(sql.Identifier(schema, table))
+
+
+def grant_on_table(privileges, schema, table, role, revoke=False):
+    """GRANT|REVOKE privileges ON TABLE schema.table TO|FROM role; privileges are keywords from our own list."""
+    return sql.SQL(('REVOKE {} ON TABLE {} FROM {}' if revoke else 'GRANT {} ON TABLE {} TO {}')).format(
+        sql.SQL(', ').join(sql.SQL(privilege) for privilege in privileges), sql.Identifier(schema, table),
+        sql.Identifier(role))
+
+
 def create_subscription(name, conninfo, publications, options=None):
     return sql.SQL('CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {}{}').format(
         sql.Identifier(name), sql.Literal(conninfo),

@@ -17,6 +17,8 @@ description:
     the reachability and round-trip time of every foreign server, publications, subscriptions,
     replication slots and walsenders, and the settings the roles manage with their C(pending_restart).
   - Never changes anything and always returns C(changed=false); safe in check mode.
+  - When the database named by O(db) does not exist, the module reads C(template1) instead (what a new database
+    would hold) and names the database in RV(missing_parents), rather than failing.
   - Secrets are removed, not masked. User mapping passwords are left out (RV(user_mappings[].has_password)
     says whether one is set) and subscription conninfo strings are returned without C(password).
   - Reachability is tested from the node itself, through C(postgres_fdw) and the node's own user mapping, so
@@ -60,11 +62,14 @@ options:
     type: list
     elements: str
   settings:
-    description: Settings to report. Default is the list the collection's roles manage.
+    description:
+      - Settings to report. Default is the list the collection's roles manage (C(node_plan.MANAGED_SETTINGS))
+        and a few that size the node (C(max_connections), C(shared_buffers), C(work_mem), ...).
     type: list
     elements: str
 extends_documentation_fragment:
   - pgdist.cluster.connection
+  - pgdist.cluster.attributes.info_module
 author:
   - pgdist.cluster contributors (@pgdist)
 '''
@@ -147,9 +152,29 @@ replication_senders:
   type: list
   elements: dict
 settings:
-  description: Settings by name with C(value), C(setting), C(unit), C(source), C(context) and C(pending_restart).
+  description:
+    - Settings by name with C(value), C(setting), C(unit), C(source), C(sourcefile) and C(sourceline) (the file
+      and line that set it; null unless the login role is superuser or member of C(pg_read_all_settings)),
+      C(context) and C(pending_restart).
   returned: when gather has settings
   type: dict
+file_settings:
+  description:
+    - Every entry of the configuration files (C(pg_file_settings)) in the order PostgreSQL reads them, with
+      C(seqno), C(sourcefile), C(sourceline), C(name), C(setting), C(applied) (true for the entry that wins)
+      and C(error). Null when the login role may not read them (superusers can).
+    - Shows which source wins for each setting, for example C(postgresql.auto.conf) (C(ALTER SYSTEM)) over a
+      C(conf.d) include.
+  returned: when gather has settings
+  type: list
+  elements: dict
+missing_parents:
+  description:
+    - The database named by O(db) when it does not exist (C(database <name>)). The module then reads
+      C(template1), which a new database copies, so it reports what a new database would hold.
+  returned: when the database does not exist
+  type: list
+  elements: str
 pending_restart:
   description: Names of settings changed in the configuration that need a restart to apply.
   returned: when gather has settings
@@ -177,7 +202,7 @@ ARGUMENT_SPEC = dict(
 
 
 def main():
-    run_module(ARGUMENT_SPEC, cluster_info)
+    run_module(ARGUMENT_SPEC, cluster_info, reads_only=True)
 
 
 if __name__ == '__main__':

@@ -51,6 +51,7 @@ options:
     aliases: [login_db]
 extends_documentation_fragment:
   - pgdist.cluster.connection
+  - pgdist.cluster.attributes
 author:
   - pgdist.cluster contributors (@pgdist)
 '''

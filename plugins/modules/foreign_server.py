@@ -48,6 +48,7 @@ options:
     default: false
 extends_documentation_fragment:
   - pgdist.cluster.connection
+  - pgdist.cluster.attributes
 author:
   - pgdist.cluster contributors (@pgdist)
 '''

@@ -178,6 +178,7 @@ options:
     default: present
 extends_documentation_fragment:
   - pgdist.cluster.connection
+  - pgdist.cluster.attributes
 notes:
   - An C(UPDATE) that changes the partition key of a declarative table moves the row to the new partition, across
     shards. With O(partitioning=inheritance) rows are only routed on C(INSERT).

@@ -63,6 +63,16 @@ options:
         the rows in a table partitioned differently (or not at all).
     type: bool
     default: false
+  keyless_identity:
+    description:
+      - What to do with listed plain tables that have neither a primary key nor a replica identity index.
+        PostgreSQL refuses UPDATE and DELETE on such a table once it is published with those actions.
+      - V(full) sets C(REPLICA IDENTITY FULL) on them (each replicated UPDATE or DELETE then compares whole
+        rows; give the table a primary key where you can), in the same transaction as the publication change.
+      - V(keep) leaves their replica identity as it is.
+    type: str
+    choices: [keep, full]
+    default: keep
   owner:
     description: Role that owns the publication.
     type: str
@@ -73,6 +83,7 @@ options:
     default: present
 extends_documentation_fragment:
   - pgdist.cluster.connection
+  - pgdist.cluster.attributes
 author:
   - pgdist.cluster contributors (@pgdist)
 '''
@@ -98,6 +109,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+replica_identity_full:
+  description: Tables set to C(REPLICA IDENTITY FULL) by O(keyless_identity=full), or that would be in check mode.
+  returned: always
+  type: list
+  elements: str
+  sample: [public.child1]
 queries:
   description: Statements run, or that would run in check mode.
   returned: always
@@ -116,6 +133,7 @@ ARGUMENT_SPEC = dict(
     all_tables=dict(type='bool', default=False),
     publish=dict(type='list', elements='str', choices=list(PUBLISH_ACTIONS), default=list(PUBLISH_ACTIONS)),
     publish_via_partition_root=dict(type='bool', default=False),
+    keyless_identity=dict(type='str', choices=['keep', 'full'], default='keep'),
     owner=dict(type='str'),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
 )

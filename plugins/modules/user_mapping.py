@@ -36,6 +36,7 @@ options:
     default: present
 extends_documentation_fragment:
   - pgdist.cluster.connection
+  - pgdist.cluster.attributes
 author:
   - pgdist.cluster contributors (@pgdist)
 '''

@@ -260,6 +260,13 @@ def test_settings_pending_restart(setup):
     assert pending['settings']['max_connections']['pending_restart'] is True
     assert pending['settings']['wal_level']['value'] == 'logical'
     assert pending['settings']['wal_level']['pending_restart'] is False
+    # Which file sets what: the throw-away clusters write their settings with ALTER SYSTEM's file.
+    assert pending['settings']['wal_level']['sourcefile'].endswith('/postgresql.auto.conf')
+    entries = [row for row in pending['file_settings'] if row['name'] == 'max_connections']
+    assert entries and entries[-1]['sourcefile'].endswith('/postgresql.auto.conf')
+    # The one list of managed settings is the default (it had drifted from what the roles set).
+    assert {'synchronous_standby_names', 'max_slot_wal_keep_size', 'ssl_min_protocol_version'} <= set(
+        pending['settings'])
 
 
 def test_estimated_counts_from_shard_statistics(setup, coordinator):

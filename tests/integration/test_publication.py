@@ -125,14 +125,41 @@ BAD_FILTERS = [
 def test_bad_input_is_refused_naming_the_field(pg):
     tasks = [{'name': where, 'ignore_errors': True, 'pgdist.cluster.publication': dict(
         pg.login, name='bad', tables=[{'name': 'books', 'where': where}])} for where, _message in BAD_FILTERS]
-    tasks.append({'name': 'unknown table', 'ignore_errors': True, 'check_mode': True,
-                  'pgdist.cluster.publication': dict(pg.login, name='bad', tables=['books', 'ref.nosuch'])})
+    unknown = dict(pg.login, name='bad', tables=['books', 'ref.nosuch'])
+    # In check mode a missing table is one an earlier task of the run would create: planned, named, warned.
+    tasks.append({'name': 'unknown table, check mode', 'check_mode': True, 'pgdist.cluster.publication': unknown})
+    tasks.append({'name': 'unknown table', 'ignore_errors': True, 'pgdist.cluster.publication': unknown})
     results = run_tasks(tasks).results()
     for (where, message), result in zip(BAD_FILTERS, results):
         assert result.get('failed'), where
         assert result['msg'].startswith('tables[0].where'), result['msg']
         assert message in result['msg']
+    planned = results[-2]
+    assert planned['changed'] and planned['missing_parents'] == ['table ref.nosuch']
+    assert planned['queries'] == ['CREATE PUBLICATION "bad" FOR TABLE "public"."books", TABLE "ref"."nosuch" WITH '
+                                  '("publish" = \'insert, update, delete, truncate\', "publish_via_partition_root" = false)']
+    assert 'check mode: table ref.nosuch does not exist yet' in planned['warnings'][0]
     assert results[-1]['failed']
     assert results[-1]['msg'] == 'tables[1].name: ref.nosuch is not a table in this database'
     assert snapshot(pg, 'bad') == ([], [], [])
     assert pg.scalar("SELECT count(*) FROM pg_publication WHERE pubname LIKE 'pgdist_probe%'") == 0
+
+
+def test_keyless_identity_full_for_tables_without_a_key(pg):
+    pg.query('CREATE TABLE public.keyless (id int, note text); CREATE TABLE public.keyed (id int PRIMARY KEY);'
+             'CREATE TABLE public.indexed (id int NOT NULL); CREATE UNIQUE INDEX indexed_id ON public.indexed (id);'
+             'ALTER TABLE public.indexed REPLICA IDENTITY USING INDEX indexed_id')
+    args = dict(name='ident', tables=['keyless', 'keyed', 'indexed'], keyless_identity='full')
+    result = converge(pg, args)
+    assert result['queries'][0] == 'ALTER TABLE "public"."keyless" REPLICA IDENTITY FULL'
+    assert result['replica_identity_full'] == ['public.keyless']
+    assert pg.query("SELECT relname, relreplident::text FROM pg_class WHERE relname IN ('keyless', 'keyed', 'indexed') "
+                    "ORDER BY 1") == [('indexed', 'i'), ('keyed', 'd'), ('keyless', 'f')]
+    # UPDATE and DELETE work on the published keyless table now.
+    pg.query("INSERT INTO public.keyless VALUES (1, 'a'); UPDATE public.keyless SET note = 'b'; DELETE FROM public.keyless")
+    # keep (the default) leaves a new keyless table as it is: PostgreSQL then refuses UPDATE on it.
+    pg.query('CREATE TABLE public.keyless2 (id int)')
+    kept = converge(pg, dict(name='ident', tables=['keyless', 'keyed', 'indexed', 'keyless2']))
+    assert kept['replica_identity_full'] == [] and len(kept['queries']) == 1
+    assert pg.scalar("SELECT relreplident::text FROM pg_class WHERE relname = 'keyless2'") == 'd'
+    converge(pg, dict(name='ident', state='absent'))
