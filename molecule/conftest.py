@@ -106,7 +106,8 @@ def coordinator(inventory, nodes) -> Node:
 
 @pytest.fixture(scope="session")
 def shards(inventory, nodes) -> list[Node]:
-    return [nodes[name] for name in _group(inventory, "shards")]
+    """The shards group, or the group PGDIST_SHARDS_GROUP names (scale verifies its grown deployment)."""
+    return [nodes[name] for name in _group(inventory, os.environ.get("PGDIST_SHARDS_GROUP", "shards"))]
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ relations), the checksums of the files the server role writes, and the time Post
 loaded its configuration (no reload, no restart)."""
 
 import copy
-import hashlib
 import os
 import sys
 import tempfile
@@ -15,7 +14,6 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from support.snapshot import CLUSTER_QUERIES, DATABASE_QUERIES  # noqa: E402
 from support.variant import Variant  # noqa: E402
 
 INJECTION = "x'); DROP TABLE parent; --"
@@ -104,20 +102,6 @@ CASES = [
 ]
 
 
-def state(variant):
-    out = {}
-    for host in variant.hosts:
-        for name, sql in CLUSTER_QUERIES.items():
-            out[host, name] = variant.psql(host, sql, 'postgres')
-        for name, sql in DATABASE_QUERIES.items():
-            out[host, 'library', name] = variant.psql(host, sql, 'library')
-        out[host, 'loaded'] = variant.psql(host, 'SELECT pg_conf_load_time(), pg_postmaster_start_time()', 'postgres')
-        for name in ('conf.d/50-pgdist.conf', 'pg_hba.conf'):
-            with open(os.path.join(variant.config_dir(host), name), 'rb') as handle:
-                out[host, name] = hashlib.sha256(handle.read()).hexdigest()
-    return out
-
-
 @pytest.fixture(scope='module')
 def variant():
     variant = Variant('badin', 55482)
@@ -129,7 +113,7 @@ def variant():
 
 
 def check_refused(variant, extra_vars, expected, group_vars=None):
-    before = state(variant)
+    before = variant.state()
     saved = copy.deepcopy(variant.group_vars)
     try:
         if group_vars is not None:
@@ -152,7 +136,7 @@ def check_refused(variant, extra_vars, expected, group_vars=None):
     for word in expected:
         assert word in text, 'expected %r in the error:\n%s' % (word, text)
     assert not any(run.changed(host) for host in variant.hosts), variant.changed(run)
-    assert state(variant) == before
+    assert variant.state() == before
 
 
 @pytest.mark.parametrize('case', CASES, ids=[case[0] for case in CASES])

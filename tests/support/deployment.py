@@ -8,12 +8,14 @@
 Hosts, ports, addresses and cluster names are read from the inventory file itself.
 """
 
+import hashlib
 import os
 import subprocess
 
 import yaml
 
 from support.ansible import REPO, run_playbook
+from support.snapshot import CLUSTER_QUERIES, DATABASE_QUERIES
 
 SITE = os.path.join(REPO, 'site.yml')
 
@@ -75,6 +77,22 @@ class Deployment(object):
         if out.returncode != 0:
             raise AssertionError('psql on %s failed: %s' % (host, out.stderr))
         return out.stdout.strip()
+
+    def state(self, hosts=None):
+        """What a run that must change nothing leaves as it was, per host: catalog snapshots (roles with their
+        verifiers, databases, extensions, servers, mappings, relations), the checksums of the files the server
+        role writes, and when PostgreSQL last loaded its configuration and started (no reload, no restart)."""
+        out = {}
+        for host in hosts or self.hosts:
+            for name, sql in CLUSTER_QUERIES.items():
+                out[host, name] = self.psql(host, sql, 'postgres')
+            for name, sql in DATABASE_QUERIES.items():
+                out[host, self.dbname, name] = self.psql(host, sql, self.dbname)
+            out[host, 'loaded'] = self.psql(host, 'SELECT pg_conf_load_time(), pg_postmaster_start_time()', 'postgres')
+            for name in ('conf.d/50-pgdist.conf', 'pg_hba.conf'):
+                with open(os.path.join(self.config_dir(host), name), 'rb') as handle:
+                    out[host, name] = hashlib.sha256(handle.read()).hexdigest()
+        return out
 
     def ctl(self, host, action):
         subprocess.run(['pg_ctlcluster', '15', self.cluster(host), action], check=True)

@@ -5,11 +5,13 @@ never disturb inventories/local (make demo, test_local_inventory) or another tes
     variant = Variant('tls', 55462)      # clusters pgdist_tls_coordinator, pgdist_tls_shard1, ..._shard2
     variant.deploy()                     # site.yml; asserts success
     variant.psql('shard1', 'SELECT 1')
+    variant.add_host('shard3', 'shards', 55465, '127.0.0.4')   # one more cluster in the inventory
     variant.drop()                       # pg_dropcluster --stop each one
 """
 
 import os
 import shutil
+import subprocess
 import tempfile
 
 import yaml
@@ -48,6 +50,41 @@ class Variant(Deployment):
         self.group_vars.update(group_vars or {})
         self.write_group_vars()
         self.fdw_password = self.group_vars['pgdist_fdw_password']
+
+    def add_host(self, host, group, port, address, **variables):
+        """Put one more host (its own cluster pgdist_<name>_<host>) into group of the inventory."""
+        with open(self.inventory) as handle:
+            inventory = yaml.safe_load(handle)
+        children = inventory['all']['children']
+        entry = dict(pgdist_cluster_name='pgdist_%s_%s' % (self.name, host), pgdist_port=port, pgdist_address=address)
+        entry.update(variables)
+        children.setdefault(group, {}).setdefault('hosts', {})[host] = entry
+        with open(self.inventory, 'w') as handle:
+            yaml.safe_dump(inventory, handle, sort_keys=False)
+        self.hosts[host] = entry
+
+    def update_host(self, host, **variables):
+        """Change host variables of one host in the inventory file."""
+        with open(self.inventory) as handle:
+            inventory = yaml.safe_load(handle)
+        for group in inventory['all']['children'].values():
+            if host in (group.get('hosts') or {}):
+                group['hosts'][host].update(variables)
+        with open(self.inventory, 'w') as handle:
+            yaml.safe_dump(inventory, handle, sort_keys=False)
+        self.hosts[host].update(variables)
+
+    def remove_host(self, host):
+        """Take host out of the inventory and drop its cluster."""
+        with open(self.inventory) as handle:
+            inventory = yaml.safe_load(handle)
+        for group in inventory['all']['children'].values():
+            (group.get('hosts') or {}).pop(host, None)
+        with open(self.inventory, 'w') as handle:
+            yaml.safe_dump(inventory, handle, sort_keys=False)
+        subprocess.run(['pg_dropcluster', '--stop', '15', self.cluster(host)], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        del self.hosts[host]
 
     def write_group_vars(self):
         with open(os.path.join(self.dir, 'group_vars', 'all.yml'), 'w') as handle:

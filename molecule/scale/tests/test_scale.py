@@ -1,4 +1,6 @@
-"""scale: coordinator + 4 shards, one hash table with 32 partitions; rows spread over every shard."""
+"""scale: coordinator + 4 shards, the fourth added to a running deployment (side_effect.yml: previewed with
+--check first, which changed nothing); a hash table with 32 partitions made after it joined spreads over
+every shard, the first table keeps its partitions where they were."""
 
 from __future__ import annotations
 
@@ -82,3 +84,9 @@ def test_shard_partitions_hold_only_their_remainder(coordinator, shards, partiti
 def test_key_lookup_plans_one_foreign_scan(coordinator, loaded):
     plan = plan_text(coordinator, "SELECT * FROM measurements WHERE id = 4242", loaded)
     assert plan.count("Foreign Scan") == 1 and "Append" not in plan, plan
+
+
+def test_the_first_table_kept_its_partitions_on_the_first_three_shards(coordinator, shards, pgvars):
+    placement = foreign_placement(coordinator, pgvars["database"])
+    readings = sorted(address for name, address in placement.items() if name.startswith("readings_p"))
+    assert readings == sorted(s.address for s in shards[:3]), placement
