@@ -151,34 +151,36 @@ def _settings(inventory, host, node):
 def overriding_sources(settings, file_settings, config_dir):
     """The configuration entries that win over ours, from pg_file_settings (cluster_info file_settings).
 
-    [{name, wanted, value, file, line}] for each setting another file sets
-    later in PostgreSQL's reading order. While our file is not loaded yet
-    (first run) that order is predicted: conf.d files named after ours, and
-    postgresql.auto.conf, are read after it.
+    [{name, wanted, value, file, line, message}] for each setting another
+    file sets later in PostgreSQL's reading order. While our file is not
+    loaded yet (first run) that order is predicted: conf.d files named after
+    ours, and postgresql.auto.conf, are read after it.
     """
     ours = '%s/%s/%s' % (config_dir, CONF_DIR, SETTINGS_FILE)
     mine = (ours, '%s/%s/%s' % (config_dir, CONF_DIR, SYNCHRONOUS_FILE))
-    position = dict((row['name'], row['seqno']) for row in file_settings or [] if row['sourcefile'] == ours)
+    rows = [row for row in file_settings or [] if not row.get('error')]
+    loaded = [row['seqno'] for row in rows if row['sourcefile'] == ours]
+    position = dict((row['name'], row['seqno']) for row in rows if row['sourcefile'] == ours)
 
     def read_later(row):
-        if row['name'] in position:
-            return row['seqno'] > position[row['name']]
+        if loaded:
+            return row['seqno'] > position.get(row['name'], max(loaded))
         directory, base = row['sourcefile'].rsplit('/', 1)
         return base == AUTO_CONF or (directory == '%s/%s' % (config_dir, CONF_DIR) and base > SETTINGS_FILE)
     report = []
     for name in sorted(settings):
-        later = [row for row in file_settings or []
-                 if row['name'] == name and row['sourcefile'] not in mine and not row.get('error') and read_later(row)]
+        later = [row for row in rows if row['name'] == name and row['sourcefile'] not in mine and read_later(row)]
         if later:
             last = max(later, key=lambda row: row['seqno'])
             report.append(dict(name=name, wanted=settings[name], value=last['setting'], file=last['sourcefile'],
-                               line=last['sourceline'],
-                               message='%s: %s:%s sets %s, which wins over %s = %s in %s; remove it there%s' % (
-                                   name, last['sourcefile'], last['sourceline'], last['setting'], name,
-                                   _shown(settings[name]), SETTINGS_FILE,
-                                   ' (ALTER SYSTEM RESET %s)' % name if last['sourcefile'].endswith('/' + AUTO_CONF)
-                                   else '')))
+                               line=last['sourceline'], message=_override_message(name, settings[name], last)))
     return report
+
+
+def _override_message(name, wanted, row):
+    remedy = ' (ALTER SYSTEM RESET %s)' % name if row['sourcefile'].endswith('/' + AUTO_CONF) else ''
+    return '%s: %s:%s sets %s, which wins over %s = %s in %s; remove it there%s' % (
+        name, row['sourcefile'], row['sourceline'], row['setting'], name, _shown(wanted), SETTINGS_FILE, remedy)
 
 
 def _shown(value):
