@@ -51,8 +51,12 @@ def deployed():
     return deploy()
 
 
-def test_second_run_changes_nothing(deployed):
-    assert changed(deploy()) == dict.fromkeys(HOSTS, 0)
+def test_second_run_changes_nothing_and_reads_the_placement_once(deployed):
+    run = deploy()
+    assert changed(run) == dict.fromkeys(HOSTS, 0)
+    # The plan role's cluster_info on the coordinator is the one read of the current placement; no psql.
+    assert LOCAL.placement_reads(run) == [('coordinator1', 'library')]
+    assert LOCAL.psql_tasks(run) == []
 
 
 def test_check_mode_after_deploy_changes_nothing(deployed):

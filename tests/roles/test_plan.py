@@ -104,11 +104,6 @@ def test_same_named_tables_in_two_schemas_keep_their_own_placement(variant):
     assert variant.psql('shard3', "SELECT count(*) FROM pg_class WHERE relname LIKE 'events\\_p%' AND "
                                   "relnamespace = 'public'::regnamespace") == '0'
     # The placement was read once in that run, by cluster_info on the coordinator, and never with psql.
-    reads = [(host, result) for play in run.data['plays'] for task in play['tasks']
-             for host, result in task['hosts'].items()
-             if 'tables' in ((result.get('invocation') or {}).get('module_args') or {}).get('gather', [])]
-    assert [(host, result['invocation']['module_args']['db']) for host, result in reads] == [('coordinator1', 'library')]
-    psql = [task['task']['name'] for play in run.data['plays'] for task in play['tasks']
-            if any('psql' in str((result.get('cmd') or [''])[0]) for result in task['hosts'].values())]
-    assert psql == []
+    assert variant.placement_reads(run) == [('coordinator1', 'library')]
+    assert variant.psql_tasks(run) == []
     assert variant.changed(variant.deploy()) == dict.fromkeys(variant.hosts, 0)

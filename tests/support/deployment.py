@@ -62,6 +62,19 @@ class Deployment(object):
         assert run.ok, 'site.yml failed:\n%s\n%s' % (run.stdout[-6000:], run.stderr[-3000:])
         return run
 
+    @staticmethod
+    def placement_reads(run):
+        """(host, db) of every cluster_info task of a run that read the tables (the current placement)."""
+        return [(host, result['invocation']['module_args']['db'])
+                for play in run.data['plays'] for task in play['tasks'] for host, result in task['hosts'].items()
+                if 'tables' in ((result.get('invocation') or {}).get('module_args') or {}).get('gather', [])]
+
+    @staticmethod
+    def psql_tasks(run):
+        """Names of the command tasks of a run that ran psql."""
+        return [task['task']['name'] for play in run.data['plays'] for task in play['tasks']
+                if any(str((result.get('cmd') or [''])[0]) == 'psql' for result in task['hosts'].values())]
+
     def changed(self, run):
         return dict((host, run.changed(host)) for host in self.hosts)
 
