@@ -61,7 +61,7 @@ def test_check_mode_previews_a_new_shard_table_partition_and_replica(variant):
         # The new clusters would be created; nothing inside them can be planned, and the plan says so.
         assert results(run, 'shard3', 'Create the cluster with pg_createcluster')[0]['changed']
         skipped = results(run, 'coordinator1', 'Say which hosts check mode cannot plan (their cluster does not run yet)')
-        assert 'the cluster of replica1, shard3 does not run' in skipped[0]['msg']
+        assert 'check mode: no cluster runs on replica1, shard3 yet' in skipped[0]['msg']
         # The coordinator plans the foreign server, its user mapping and the foreign partitions on shard3.
         servers = results(run, 'coordinator1', 'One foreign server per shard')[0]['results']
         assert [item['queries'][0].split(' OPTIONS')[0] for item in servers if item['changed']] == [
