@@ -38,6 +38,7 @@ from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sql
 from ansible_collections.pgdist.cluster.plugins.module_utils.connection import scrub
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput, split_qualified
 from ansible_collections.pgdist.cluster.plugins.module_utils.node_plan import MANAGED_SETTINGS, OBSERVED_SETTINGS
+from ansible_collections.pgdist.cluster.plugins.module_utils.topology import remote_table
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import SECRET_OPTIONS
 
 try:
@@ -187,8 +188,7 @@ class Collector(object):
                 options = row['foreign_options'] or {}
                 part['remote_table'] = None
                 if row['fdw'] == 'postgres_fdw':
-                    part['remote_table'] = '%s.%s' % (options.get('schema_name', row['schema']),
-                                                      options.get('table_name', row['name']))
+                    part['remote_table'] = '%s.%s' % remote_table(row['schema'], row['name'], options)
                 part['foreign_options'] = dict((k, v) for k, v in options.items() if k not in SECRET_OPTIONS)
             if kind != 'partitioned':
                 part['rows'], part['rows_error'] = self.count(kind, row, servers, reachability,
@@ -228,8 +228,7 @@ class Collector(object):
                 return None, 'server %s is unreachable' % row['server']
         if mode == 'estimated':
             if kind == 'foreign' and row['fdw'] == 'postgres_fdw' and row['server'] in remote_estimates:
-                options = row['foreign_options'] or {}
-                key = (options.get('schema_name', row['schema']), options.get('table_name', row['name']))
+                key = remote_table(row['schema'], row['name'], row['foreign_options'])
                 tuples = remote_estimates[row['server']].get(key)
             else:
                 tuples = row['reltuples']
@@ -310,9 +309,8 @@ class Collector(object):
         relations = {}
         for row in catalog.partition_descendants(self.conn, [r['oid'] for r in roots]):
             if row['relkind'] == 'f' and row['fdw'] == 'postgres_fdw':
-                options = row['foreign_options'] or {}
                 relations.setdefault(row['server'], []).append(
-                    (options.get('schema_name', row['schema']), options.get('table_name', row['name'])))
+                    remote_table(row['schema'], row['name'], row['foreign_options']))
         return relations
 
 

@@ -234,6 +234,13 @@ def shard_tables(placed, host):
     return out
 
 
+def remote_table(schema, name, options=None):
+    """(schema, table) a postgres_fdw foreign table schema.name reads: its schema_name and table_name
+    options, else its own schema and name (postgres_fdw's defaults)."""
+    options = options or {}
+    return options.get('schema_name') or schema, options.get('table_name') or name
+
+
 def published_tables(specs):
     """Qualified names of the tables behind shard-side arguments: remote_schema.remote_table of each
     partition, defaulting to the parent's schema and the partition name (as partitioned_table does)."""
@@ -242,7 +249,8 @@ def published_tables(specs):
         parent_schema = split_qualified(table['name'], 'name')[0]
         for partition in table.get('partitions') or []:
             schema, name = split_qualified(partition['name'], 'partitions', parent_schema)
-            out.append('%s.%s' % (partition.get('remote_schema') or schema, partition.get('remote_table') or name))
+            out.append('%s.%s' % remote_table(parent_schema, name, dict(schema_name=partition.get('remote_schema'),
+                                                                       table_name=partition.get('remote_table'))))
     return out
 
 

@@ -110,10 +110,14 @@ def test_a_table_listed_twice_also_when_one_spelling_is_qualified():
 
 
 def test_published_tables_follow_the_remote_names():
+    """As partitioned_table names the shard tables: remote_schema or the parent's schema (also for a partition
+    in another schema on the coordinator), remote_table or the partition's name."""
     specs = [dict(name='sales.orders', partitions=[dict(name='orders_a'), dict(name='orders_b', remote_table='b'),
                                                    dict(name='other.orders_c'),
                                                    dict(name='orders_d', remote_schema='archive')])]
-    assert topology.published_tables(specs) == ['sales.orders_a', 'sales.b', 'other.orders_c', 'archive.orders_d']
+    assert topology.published_tables(specs) == ['sales.orders_a', 'sales.b', 'sales.orders_c', 'archive.orders_d']
+    assert topology.remote_table('public', 'p0', dict(schema_name='s', table_name='t')) == ('s', 't')
+    assert topology.remote_table('public', 'p0', {}) == ('public', 'p0')
 
 
 def test_reference_table_spec_is_one_plain_table():
