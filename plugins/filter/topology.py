@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pgdist.cluster.plugins.module_utils import node_plan, topology
@@ -23,13 +25,12 @@ PLAN_VARIABLES = ('database', 'tables', 'reference_tables', 'fdw_user', 'fdw_map
 
 
 def _filter_errors(function):
+    @functools.wraps(function)
     def wrapper(*args, **kwargs):
         try:
             return function(*args, **kwargs)
         except InvalidInput as exc:
             raise AnsibleFilterError(str(exc))
-    wrapper.__name__ = function.__name__
-    wrapper.__doc__ = function.__doc__
     return wrapper
 
 
