@@ -232,3 +232,22 @@ def test_bad_input_names_the_host_and_field():
         build(facts_=dict(FACTS, s1=ca_only))
     with pytest.raises(InvalidInput, match='r1: no pgdist_plan_host; run pgdist.cluster.plan on every host'):
         build(facts_=dict((host, value) for host, value in FACTS.items() if host != 'r1'))
+
+
+def test_the_filter_reads_what_the_plan_role_registered_and_reports_errors_as_filter_errors():
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.pgdist.cluster.plugins.filter.topology import pgdist_plan
+
+    hostvars = dict((host, dict(pgdist_plan_host=FACTS[host], pgdist_plan_socket=dict(stat=dict(exists=False))))
+                    for host in FACTS)
+    hostvars['c1'] = dict(hostvars['c1'], pgdist_plan_socket=dict(stat=dict(exists=True)),
+                          pgdist_plan_read=dict(instance={}, file_settings=[], tables={'public.events': dict(
+                              partitions=[dict(schema='public', name='events_p0', kind='foreign', server='s2')])}))
+    plan = pgdist_plan(hostvars, GROUPS, variables(check_mode=True))
+    assert plan['placement_read'] == 'c1' and plan['placement']['public.events_p0'] == 's2'
+    assert plan['skipped'] == ['r1', 's1', 's2']
+    hostvars['c1']['pgdist_plan_read'] = dict(failed=False, msg='unable to connect to PostgreSQL at x: refused')
+    with pytest.raises(AnsibleFilterError, match='c1: cannot read the current placement'):
+        pgdist_plan(hostvars, GROUPS, variables())
+    with pytest.raises(AnsibleFilterError, match='variables lacks check_mode'):
+        pgdist_plan(hostvars, GROUPS, dict((k, v) for k, v in variables().items() if k != 'check_mode'))
