@@ -33,8 +33,8 @@ def existing_cluster(variant):
         handle.write('# the application servers\n%s\n' % APP_RULE)
     with open(os.path.join(config, 'conf.d', '90-local.conf'), 'w') as handle:
         handle.write('enable_partitionwise_join = off\n')
-    variant.psql('coordinator1', "CREATE ROLE app LOGIN PASSWORD '%s'; CREATE DATABASE appdb OWNER app" % APP_PASSWORD,
-                 'postgres')
+    variant.psql('coordinator1', "CREATE ROLE app LOGIN PASSWORD '%s'" % APP_PASSWORD, 'postgres')
+    variant.psql('coordinator1', 'CREATE DATABASE appdb OWNER app', 'postgres')
     variant.psql('coordinator1', "CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 50)",
                  'appdb')
     variant.psql('coordinator1', "ALTER SYSTEM SET work_mem = '16MB'", 'postgres')
