@@ -35,8 +35,8 @@ def existing_cluster(variant):
         handle.write('enable_partitionwise_join = off\n')
     variant.psql('coordinator1', "CREATE ROLE app LOGIN PASSWORD '%s'" % APP_PASSWORD, 'postgres')
     variant.psql('coordinator1', 'CREATE DATABASE appdb OWNER app', 'postgres')
-    variant.psql('coordinator1', "CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 50)",
-                 'appdb')
+    variant.psql('coordinator1', 'CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 50);'
+                                 'ALTER TABLE orders OWNER TO app', 'appdb')
     variant.psql('coordinator1', "ALTER SYSTEM SET work_mem = '16MB'", 'postgres')
     variant.psql('coordinator1', 'SELECT pg_reload_conf()', 'postgres')
 
