@@ -249,8 +249,8 @@ def published_tables(specs):
         parent_schema = split_qualified(table['name'], 'name')[0]
         for partition in table.get('partitions') or []:
             schema, name = split_qualified(partition['name'], 'partitions', parent_schema)
-            out.append('%s.%s' % remote_table(parent_schema, name, dict(schema_name=partition.get('remote_schema'),
-                                                                       table_name=partition.get('remote_table'))))
+            remote = dict(schema_name=partition.get('remote_schema'), table_name=partition.get('remote_table'))
+            out.append('%s.%s' % remote_table(parent_schema, name, remote))
     return out
 
 
@@ -353,4 +353,3 @@ def replication_hba_rules(links, host, facts, database, user):
         rules.append(dict(type='host', database=database, user=user, address=address, method='scram-sha-256',
                           comment='logical replication to %s' % link['subscriber']))
     return rules
-

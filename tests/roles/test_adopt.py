@@ -107,7 +107,8 @@ def test_existing_access_and_rows_survive(variant):
     text = '\n'.join(str(message) for message in reported)
     assert 'work_mem: /var/lib/postgresql/15/pgdist_adopt_main/postgresql.auto.conf' in text
     assert 'sets 16MB, which wins over work_mem = 8MB' in text and 'ALTER SYSTEM RESET work_mem' in text
-    assert 'enable_partitionwise_join: /etc/postgresql/15/pgdist_adopt_main/conf.d/90-local.conf:1 sets off, which wins over enable_partitionwise_join = on' in text
+    assert ('enable_partitionwise_join: /etc/postgresql/15/pgdist_adopt_main/conf.d/90-local.conf:1 sets off, '
+            'which wins over enable_partitionwise_join = on') in text
     assert variant.psql('coordinator1', 'SHOW work_mem', 'postgres') == '16MB'
     assert variant.changed(variant.deploy()) == dict.fromkeys(variant.hosts, 0)
 

@@ -63,7 +63,7 @@ class FaultProxy(object):
     def _accept(self):
         while not self.closed:
             try:
-                client, _ = self.listener.accept()
+                client, dummy = self.listener.accept()
             except OSError:
                 return
             try:

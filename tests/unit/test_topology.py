@@ -156,8 +156,8 @@ def test_synchronous_standby_names():
 
 
 def test_peers_tls_and_peer_rules():
-    assert topology.peer('c', dict(address='10.0.0.1', port=5433)) == dict(host='c', address='10.0.0.1', port=5433,
-                                                                          server='c')
+    assert topology.peer('c', dict(address='10.0.0.1', port=5433)) == dict(
+        host='c', address='10.0.0.1', port=5433, server='c')
     assert topology.peer('s', dict(foreign_server_name='srv_s'))['server'] == 'srv_s'
     assert topology.peer_ssl_options(False, '/ca.crt') == {}
     assert topology.peer_ssl_options(True) == {'sslmode': 'require'}
