@@ -3,6 +3,7 @@ machine, on 127.0.0.1/.2/.3) with site.yml, then check idempotence, check mode, 
 restart and where rows land. The clusters are the ones `make demo` uses."""
 
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -199,4 +200,5 @@ def test_adding_a_shard_moves_no_hash_partition(deployed, tmp_path):
                             '-c', 'DROP TABLE IF EXISTS test_clicks_p0, test_clicks_p1, _pgdist_hash_test_clicks'],
                            check=False)
         subprocess.run(['pg_dropcluster', '--stop', '15', 'pgdist_test_shard3'], check=False)
+        shutil.rmtree('/etc/postgresql/15/pgdist_test_shard3', ignore_errors=True)
     assert changed(deploy()) == dict.fromkeys(HOSTS, 0)

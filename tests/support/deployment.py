@@ -10,6 +10,7 @@ Hosts, ports, addresses and cluster names are read from the inventory file itsel
 
 import hashlib
 import os
+import shutil
 import subprocess
 
 import yaml
@@ -111,7 +112,9 @@ class Deployment(object):
         subprocess.run(['pg_ctlcluster', '15', self.cluster(host), action], check=True)
 
     def drop(self):
-        """Stop and remove every cluster of the inventory (those that exist)."""
+        """Stop and remove every cluster of the inventory (those that exist), with what pg_dropcluster leaves in
+        their configuration directory (the server role's pg_hba.conf backups)."""
         for host in self.hosts:
             subprocess.run(['pg_dropcluster', '--stop', '15', self.cluster(host)], check=False,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            shutil.rmtree(self.config_dir(host), ignore_errors=True)

@@ -84,6 +84,7 @@ class Variant(Deployment):
             yaml.safe_dump(inventory, handle, sort_keys=False)
         subprocess.run(['pg_dropcluster', '--stop', '15', self.cluster(host)], check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.config_dir(host), ignore_errors=True)
         del self.hosts[host]
 
     def write_group_vars(self):
