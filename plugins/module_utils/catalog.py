@@ -536,6 +536,16 @@ def file_settings(conn):
           FROM pg_catalog.pg_file_settings ORDER BY seqno""")
 
 
+def hba_file(conn):
+    """pg_hba.conf's path and first line (tools that write the whole file mark it there); the line is None
+    unless we may read server files (superuser or pg_read_server_files)."""
+    return fetch_one(conn, """
+        SELECT pg_catalog.current_setting('hba_file') AS path,
+               CASE WHEN pg_catalog.has_function_privilege('pg_catalog.pg_read_file(text, bigint, bigint)', 'EXECUTE')
+                    THEN split_part(pg_catalog.pg_read_file(pg_catalog.current_setting('hba_file'), 0, 512), E'\n', 1)
+               END AS first_line""")
+
+
 def replica_identities(conn, tables):
     """{(schema, name): dict(identity=relreplident, keyed=has a primary key or replica identity index)}
     for the plain tables among tables ((schema, name) pairs)."""

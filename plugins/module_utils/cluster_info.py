@@ -301,6 +301,7 @@ class Collector(object):
             info['settings'] = self.settings()
             info['pending_restart'] = sorted(n for n, s in info['settings'].items() if s['pending_restart'])
             info['file_settings'] = self.file_settings()
+            info['hba_file'] = catalog.hba_file(self.conn)
         return info
 
     def remote_relations(self):

@@ -55,6 +55,8 @@ CONF_DIR = 'conf.d'
 SETTINGS_FILE = '50-pgdist.conf'
 SYNCHRONOUS_FILE = '60-pgdist-synchronous.conf'
 AUTO_CONF = 'postgresql.auto.conf'
+# The first line of every pg_hba.conf the server role writes whole (roles/server/templates/pg_hba.conf.j2).
+HBA_HEADER = '# Managed by Ansible (pgdist.cluster.server)'
 
 
 class Inventory(object):
@@ -192,7 +194,12 @@ def _shown(value):
 
 # -- one host ---------------------------------------------------------------------------------
 
-def _tls(host, facts, config_dir):
+def _loaded(info, name):
+    """The value of a setting in the running cluster the plan read, or None."""
+    return ((info.get('settings') or {}).get(name) or {}).get('setting')
+
+
+def _tls(host, facts, config_dir, info):
     enabled = flag(facts['ssl'], 'pgdist_ssl')
     cert, key, ca = (str(facts.get(name) or '') for name in ('ssl_cert_file', 'ssl_key_file', 'ssl_ca_file'))
     if enabled and bool(cert) != bool(key):
@@ -203,9 +210,19 @@ def _tls(host, facts, config_dir):
                            'signed by that CA): peers would refuse a generated self-signed one' % host)
     given = [dict(name='pgdist_ssl_%s_file' % kind, path=path) for kind, path in (('cert', cert), ('key', key), ('ca', ca))
              if path]
-    return dict(enabled=enabled, generate=enabled and not cert, given=given if enabled else [],
-                cert_file=cert or config_dir + '/pgdist-server.crt', key_file=key or config_dir + '/pgdist-server.key',
-                ca_file=ca, peer_options=peer_ssl_options(enabled, ca))
+    cert_file = cert or config_dir + '/pgdist-server.crt'
+    # A running cluster serving TLS with the generated certificate has it: nothing to generate.
+    serving = _loaded(info, 'ssl') == 'on' and _loaded(info, 'ssl_cert_file') == cert_file
+    return dict(enabled=enabled, generate=enabled and not cert and not serving, given=given if enabled else [],
+                cert_file=cert_file, key_file=key or config_dir + '/pgdist-server.key', ca_file=ca,
+                peer_options=peer_ssl_options(enabled, ca))
+
+
+def _read_this_cluster(info, version):
+    """The plan read this host's cluster: the one on its port runs the wanted major version (not an old one
+    during a major upgrade)."""
+    num = ((info or {}).get('instance') or {}).get('version_num')
+    return bool(num) and str(int(num) // 10000) == version
 
 
 def _cluster(inventory, host, check_mode):
@@ -214,7 +231,8 @@ def _cluster(inventory, host, check_mode):
     return dict(version=version, name=name, port=int(facts['port']), socket_dir=facts['unix_socket_directory'],
                 postgres_user=facts['postgres_user'], config_dir='/etc/postgresql/%s/%s' % (version, name),
                 data_dir='/var/lib/postgresql/%s/%s' % (version, name), running=bool(read['running']),
-                read_error=read['error'], connect=bool(read['running']) or not check_mode)
+                read=_read_this_cluster(read['info'], version), read_error=read['error'],
+                connect=bool(read['running']) or not check_mode)
 
 
 def _replication_part(inventory, host, node, placed, reference_names):
@@ -271,12 +289,12 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
     facts, variables = inventory.facts[host], inventory.variables
     cluster = _cluster(inventory, host, check_mode)
     roles = inventory.kinds(host)
+    info = inventory.read(host)['info'] or {}
     node = dict(roles=roles, address=inventory.peers[host]['address'], port=cluster['port'], cluster=cluster,
                 connection=dict(login_unix_socket=cluster['socket_dir'], login_port=cluster['port'],
                                 login_user=cluster['postgres_user']),
-                tls=_tls(host, facts, cluster['config_dir']))
+                tls=_tls(host, facts, cluster['config_dir'], info))
     node['settings'], node['settings_sources'] = _settings(inventory, host, node)
-    info = inventory.read(host)['info'] or {}
     node['settings_overridden'] = overriding_sources(node['settings'], info.get('file_settings'), cluster['config_dir'])
     generated = []
     if 'shard' in roles:
@@ -288,7 +306,9 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
                               comment='administration by the postgres system user')] + \
         require_ssl(generated, node['tls']['enabled'])
     node['user_hba_rules'] = facts['hba_rules'] or []
-    node['hba_whole_file'] = flag(facts['hba_whole_file'], 'pgdist_hba_whole_file')
+    # The whole file is ours when the inventory says so, or when the server role wrote it whole before.
+    first_line = (info.get('hba_file') or {}).get('first_line') or ''
+    node['hba_whole_file'] = flag(facts['hba_whole_file'], 'pgdist_hba_whole_file') or first_line.startswith(HBA_HEADER)
     node['database'] = dict(name=inventory.database, owner=variables['fdw_user'] if 'shard' in roles else None)
     node['fdw_login'] = 'shard' in roles
     shards = [inventory.peers[shard] for shard in inventory.shards]

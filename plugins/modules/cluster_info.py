@@ -168,6 +168,13 @@ file_settings:
   returned: when gather has settings
   type: list
   elements: dict
+hba_file:
+  description:
+    - C(path) of pg_hba.conf and its C(first_line), where tools that write the whole file mark it (the server
+      role writes C(# Managed by Ansible (pgdist.cluster.server)) there); C(first_line) is null unless the login
+      role may read server files (superusers can).
+  returned: when gather has settings
+  type: dict
 missing_parents:
   description:
     - The database named by O(db) when it does not exist (C(database <name>)). The module then reads

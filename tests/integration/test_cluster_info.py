@@ -267,6 +267,9 @@ def test_settings_pending_restart(setup):
     # The one list of managed settings is the default (it had drifted from what the roles set).
     assert {'synchronous_standby_names', 'max_slot_wal_keep_size', 'ssl_min_protocol_version'} <= set(
         pending['settings'])
+    # initdb's pg_hba.conf starts with its own comment.
+    assert pending['hba_file']['path'].endswith('/pg_hba.conf')
+    assert pending['hba_file']['first_line'].startswith('# PostgreSQL Client Authentication Configuration File')
 
 
 def test_estimated_counts_from_shard_statistics(setup, coordinator):

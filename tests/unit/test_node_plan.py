@@ -251,3 +251,31 @@ def test_the_filter_reads_what_the_plan_role_registered_and_reports_errors_as_fi
         pgdist_plan(hostvars, GROUPS, variables())
     with pytest.raises(AnsibleFilterError, match='variables lacks check_mode'):
         pgdist_plan(hostvars, GROUPS, dict((k, v) for k, v in variables().items() if k != 'check_mode'))
+
+
+def test_what_the_read_saves_the_server_role():
+    """A cluster read before the run: no package or status check, no certificate to generate, and a pg_hba.conf
+    the server role wrote whole stays whole (its first line says so)."""
+    info = dict(instance=dict(version_num=150004), file_settings=[],
+                hba_file=dict(path='/x', first_line=node_plan.HBA_HEADER + ': edit ...'),
+                settings=dict(ssl=dict(setting='on'),
+                              ssl_cert_file=dict(setting='/etc/postgresql/15/pgdist_s2/pgdist-server.crt')))
+    plan = build(reads=dict(c1=running(), s1=running(dict(info, hba_file=dict(path='/x', first_line='# Debian'))),
+                            s2=running(info), r1=dict(running=False, error=None, info=None)))
+    s1, s2, r1 = (plan['hosts'][host] for host in ('s1', 's2', 'r1'))
+    assert s2['cluster']['read'] is True and r1['cluster']['read'] is False
+    assert s2['hba_whole_file'] is True and s1['hba_whole_file'] is False
+    assert s2['tls']['generate'] is False and s1['tls']['generate'] is True and r1['tls']['generate'] is True
+
+
+def test_the_server_template_starts_with_the_header_the_plan_looks_for():
+    with open(os.path.join(ROOT, 'roles', 'server', 'templates', 'pg_hba.conf.j2')) as handle:
+        assert handle.readline().startswith(node_plan.HBA_HEADER)
+    with open(os.path.join(ROOT, 'roles', 'server', 'vars', 'main.yml')) as handle:
+        assert yaml.safe_load(handle)['pgdist_server_hba_header'] == node_plan.HBA_HEADER
+
+
+def test_a_cluster_of_another_major_version_on_the_port_is_not_this_one():
+    old = running(dict(instance=dict(version_num=140011), file_settings=[]))
+    plan = build(reads=dict(c1=running(), s1=old, s2=running(), r1=running()))
+    assert plan['hosts']['s1']['cluster']['running'] is True and plan['hosts']['s1']['cluster']['read'] is False
