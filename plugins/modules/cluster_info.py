@@ -134,7 +134,8 @@ publications:
 subscriptions:
   description:
     - Subscriptions of this database by name; C(conninfo) has its password removed; worker LSNs,
-      C(seconds_since_last_report) and C(table_states) show the apply state.
+      C(seconds_since_last_report) and C(table_states) show the apply state. C(binary) is false and
+      C(streaming) (V(on), V(off) or V(parallel)) is V(off) on PostgreSQL 13, which has neither option.
   returned: when gather has replication
   type: dict
 replication_slots:
