@@ -21,9 +21,11 @@ import time
 
 import psycopg2
 
-from support.pgbinaries import DEBIAN_MAJOR, bin_dir
+from support.pgbinaries import DEBIAN_BIN, DEBIAN_MAJOR, bin_dir
 
 PG_MAJOR = int(os.environ.get('PGDIST_PG_VERSION') or DEBIAN_MAJOR)
+# Debian's 15, with the client and build tools the other packages lack (pg_config and pgbench for tests/extension).
+PG_BIN = DEBIAN_BIN
 SUPERUSER_PASSWORD = 'Sup3r-secret-pw'
 RUN_AS = 'postgres'
 
