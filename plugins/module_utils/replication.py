@@ -237,7 +237,7 @@ ALTERABLE_OPTIONS = ('binary', 'streaming', 'disable_on_error', 'synchronous_com
 # Options newer than PostgreSQL 13: {option: (first major, what older servers always do)}.
 NEWER_OPTIONS = dict(binary=(14, False), streaming=(14, 'off'), disable_on_error=(15, False))
 STREAMING = {'true': 'on', 't': 'on', 'on': 'on', 'false': 'off', 'f': 'off', 'off': 'off',
-             'p': 'parallel', 'parallel': 'parallel'}
+             'parallel': 'parallel'}
 
 
 def conninfo_quote(value):

@@ -93,7 +93,8 @@ def _fetch(version, integrity, target):
             _check_integrity(tarball, integrity)
             unpacked = os.path.join(work, 'unpacked')
             with tarfile.open(tarball) as archive:
-                archive.extractall(unpacked, filter='data')
+                # the 'data' filter (Python 3.11.4 and later) refuses members that would land outside the folder
+                archive.extractall(unpacked, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))
             package = os.path.join(unpacked, 'package')
             _link_libraries(os.path.join(package, 'native', 'lib'))
             for path, _dirs, _files in os.walk(package):
