@@ -106,8 +106,8 @@ def test_subscription_options(shard1):
     results = run_tasks(tasks).results()
     for (option, value, first), result in zip(SUBSCRIPTION_OPTIONS, results):
         if shard1.major < first:
-            assert result['failed'] and result['msg'] == needs(shard1, first, 'options.%s: %s'
-                                                                 % (option, str(value).lower()))
+            field = 'options.%s: %s' % (option, str(value).lower())
+            assert result['failed'] and result['msg'] == needs(shard1, first, field)
         else:
             assert not result.get('failed'), result.get('msg')
             assert ('"%s" = %s' % (option, 'true' if value is True else "'%s'" % value)) in result['queries'][0]
