@@ -11,6 +11,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.pgdist.cluster.plugins.module_utils.versions import has
+
 try:
     import psycopg2.extras
 except ImportError:  # pragma: no cover - reported by the runner
@@ -54,6 +56,11 @@ def role(conn, name):
     if can_read_authid(conn):
         return fetch_one(conn, query.format(password='rolpassword', table='pg_authid'), (name,))
     return fetch_one(conn, query.format(password='NULL::text', table='pg_roles'), (name,))
+
+
+def can_admin_role(conn, name):
+    """Whether the current user holds ADMIN OPTION on role name (superusers always do)."""
+    return fetch_one(conn, "SELECT pg_catalog.pg_has_role(%s, 'MEMBER WITH ADMIN OPTION') AS ok", (name,))['ok']
 
 
 def can_read_authid(conn):
@@ -129,7 +136,11 @@ def schema_exists(conn, name):
 
 
 def publication(conn, name):
-    """A publication with its tables (row filter as pg_get_expr prints it, column list) and schemas."""
+    """A publication with its tables (row filter as pg_get_expr prints it, column list) and schemas.
+
+    Row filters, column lists and TABLES IN SCHEMA exist from PostgreSQL 15 on: older servers have
+    neither the columns nor pg_publication_namespace, and every table is published whole.
+    """
     row = fetch_one(conn, """
         SELECT p.oid, p.pubname AS name, pg_catalog.pg_get_userbyid(p.pubowner) AS owner,
                p.puballtables AS all_tables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate,
@@ -137,32 +148,51 @@ def publication(conn, name):
           FROM pg_catalog.pg_publication p WHERE p.pubname = %s""", (name,))
     if row is None:
         return None
+    details = has(conn, 15)
     row['tables'] = fetch_all(conn, """
         SELECT n.nspname AS schema, c.relname AS name,
-               pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) AS "where",
-               (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
-                 WHERE a.attrelid = pr.prrelid AND a.attnum = ANY (pr.prattrs)) AS columns
+               {where} AS "where",
+               {columns} AS columns
           FROM pg_catalog.pg_publication_rel pr
           JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid
           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-         WHERE pr.prpubid = %s ORDER BY 1, 2""", (row['oid'],))
+         WHERE pr.prpubid = %s ORDER BY 1, 2""".format(
+        where='pg_catalog.pg_get_expr(pr.prqual, pr.prrelid)' if details else 'NULL::text',
+        columns="""(SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid = pr.prrelid AND a.attnum = ANY (pr.prattrs))""" if details else 'NULL::text[]'),
+        (row['oid'],))
     row['tables_in_schema'] = [item['name'] for item in fetch_all(conn, """
         SELECT n.nspname AS name FROM pg_catalog.pg_publication_namespace pn
           JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid
-         WHERE pn.pnpubid = %s ORDER BY 1""", (row['oid'],))]
+         WHERE pn.pnpubid = %s ORDER BY 1""", (row['oid'],))] if details else []
     return row
+
+
+def _subscription_options(conn):
+    """binary, streaming (on, off or parallel; substream is a bool in 14 and 15, a "char" from 16 on) and
+    disable_on_error. A server older than an option reads as what it does without it: no binary
+    transfer (13), no streaming (13), errors retried (13, 14)."""
+    if has(conn, 16):
+        streaming = "CASE s.substream WHEN 't' THEN 'on' WHEN 'p' THEN 'parallel' ELSE 'off' END"
+    elif has(conn, 14):
+        streaming = "CASE WHEN s.substream THEN 'on' ELSE 'off' END"
+    else:
+        streaming = "'off'"
+    return '%s AS binary, %s AS streaming, %s AS disable_on_error' % (
+        's.subbinary' if has(conn, 14) else 'false', streaming, 's.subdisableonerr' if has(conn, 15) else 'false')
 
 
 def subscription(conn, name):
     """A subscription of the current database; conninfo holds the password as stored (a secret)."""
     return fetch_one(conn, """
         SELECT s.subname AS name, pg_catalog.pg_get_userbyid(s.subowner) AS owner, s.subenabled AS enabled,
-               s.subbinary AS binary, s.substream::text AS streaming, s.subdisableonerr AS disable_on_error,
+               {options},
                s.subconninfo AS conninfo, s.subslotname::text AS slot_name,
                s.subsynccommit AS synchronous_commit, s.subpublications AS publications
           FROM pg_catalog.pg_subscription s
           JOIN pg_catalog.pg_database d ON d.oid = s.subdbid
-         WHERE d.datname = pg_catalog.current_database() AND s.subname = %s""", (name,))
+         WHERE d.datname = pg_catalog.current_database() AND s.subname = %s""".format(
+        options=_subscription_options(conn)), (name,))
 
 
 def replication_slot(conn, name):
@@ -465,7 +495,7 @@ def all_subscriptions(conn, with_conninfo):
     return fetch_all(conn, """
         SELECT s.subname AS name, pg_catalog.pg_get_userbyid(s.subowner) AS owner, s.subenabled AS enabled,
                {conninfo} AS conninfo, s.subslotname AS slot_name, s.subpublications AS publications,
-               s.subbinary AS binary, s.substream AS streaming,
+               {options},
                w.pid AS worker_pid, w.received_lsn::text AS received_lsn, w.latest_end_lsn::text AS latest_end_lsn,
                w.last_msg_receipt_time::text AS last_msg_receipt_time, w.latest_end_time::text AS latest_end_time,
                EXTRACT(EPOCH FROM (pg_catalog.now() - w.latest_end_time))::float8 AS seconds_since_last_report,
@@ -476,9 +506,12 @@ def all_subscriptions(conn, with_conninfo):
                            count(*) AS n
                       FROM pg_catalog.pg_subscription_rel r WHERE r.srsubid = s.oid GROUP BY 1) x) AS table_states
           FROM pg_catalog.pg_subscription s
-          LEFT JOIN pg_catalog.pg_stat_subscription w ON w.subid = s.oid AND w.relid IS NULL
+          LEFT JOIN pg_catalog.pg_stat_subscription w ON w.subid = s.oid AND w.relid IS NULL{leader}
          WHERE s.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
-         ORDER BY s.subname""".format(conninfo='s.subconninfo' if with_conninfo else 'NULL::text'))
+         ORDER BY s.subname""".format(conninfo='s.subconninfo' if with_conninfo else 'NULL::text',
+                                      options=_subscription_options(conn),
+                                      # 16 added parallel apply workers: relid NULL too, leader_pid set
+                                      leader=' AND w.leader_pid IS NULL' if has(conn, 16) else ''))
 
 
 def replication_slots(conn):

@@ -35,7 +35,7 @@ import hashlib
 import re
 from decimal import Decimal, InvalidOperation
 
-from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild
+from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild, versions
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import (
     InvalidInput, check_identifier, split_qualified)
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import Refusal, option_text, options_diff
@@ -691,6 +691,11 @@ class CoordinatorPlanner(Planner):
             raise InvalidInput('partitions: %s: foreign server %s does not exist in database %s; create it first '
                                '(pgdist.cluster.foreign_server)'
                                % (', '.join(users), ', '.join(sorted(missing)), self.conn.info.dbname))
+        for part in self.layout.partitions:
+            if part.server and part.options:
+                versions.require_fdw_options(self.conn, catalog.foreign_server(self.conn, part.server)['fdw'],
+                                             'pg_catalog.pg_foreign_table', part.options,
+                                             'partitions: %s: options' % part.name)
 
     def check_parent(self, parent):
         layout = self.layout

@@ -24,7 +24,7 @@ __metaclass__ = type
 
 import uuid
 
-from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild
+from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild, versions
 from ansible_collections.pgdist.cluster.plugins.module_utils.connection import scrub
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import (
     InvalidInput, check_identifier, split_qualified)
@@ -107,10 +107,12 @@ def _wanted_tables(conn, tables):
         if columns is not None:
             if not isinstance(columns, list) or not columns:
                 raise InvalidInput('%s.columns must be a non-empty list of column names' % field)
+            versions.require(conn, 15, '%s.columns (a column list)' % field)
             columns = sorted(set(check_identifier(column, field + '.columns') for column in columns))
         where = item.get('where')
         if where is not None:
             check_row_filter(where, field + '.where')
+            versions.require(conn, 15, '%s.where (a row filter)' % field)
             where = server_row_filter(conn, schema, table, where, field + '.where')
         if (schema, table) in wanted:
             raise InvalidInput('%s.name: %s.%s is listed twice' % (field, schema, table))
@@ -119,6 +121,8 @@ def _wanted_tables(conn, tables):
 
 
 def _wanted_schemas(conn, schemas):
+    if schemas:
+        versions.require(conn, 15, 'tables_in_schema')
     for index, schema in enumerate(schemas):
         check_identifier(schema, 'tables_in_schema[%d]' % index)
         if not catalog.schema_exists(conn, schema):
@@ -230,8 +234,10 @@ def _plan_membership(plan, name, tables, schemas, wanted_tables, wanted_schemas)
 
 CONNECTION_KEYS = ('host', 'port', 'dbname', 'user', 'password', 'sslmode', 'sslrootcert', 'application_name')
 ALTERABLE_OPTIONS = ('binary', 'streaming', 'disable_on_error', 'synchronous_commit')
+# Options newer than PostgreSQL 13: {option: (first major, what older servers always do)}.
+NEWER_OPTIONS = dict(binary=(14, False), streaming=(14, 'off'), disable_on_error=(15, False))
 STREAMING = {'true': 'on', 't': 'on', 'on': 'on', 'false': 'off', 'f': 'off', 'off': 'off',
-             'p': 'parallel', 'parallel': 'parallel'}
+             'parallel': 'parallel'}
 
 
 def conninfo_quote(value):
@@ -269,6 +275,21 @@ def streaming_mode(value, field='options.streaming'):
     return STREAMING[text]
 
 
+def server_options(conn, options):
+    """The options this server has: one it lacks is refused when it asks for something else than what
+    the server always does, and left out of the statements when it asks for just that."""
+    usable = dict(options)
+    if usable.get('streaming') == 'parallel':
+        versions.require(conn, 16, 'options.streaming: parallel')
+    for key in sorted(NEWER_OPTIONS):
+        first, implied = NEWER_OPTIONS[key]
+        if usable.get(key) is not None and not versions.has(conn, first):
+            if usable[key] != implied:
+                versions.require(conn, first, 'options.%s: %s' % (key, str(usable[key]).lower()))
+            usable[key] = None
+    return usable
+
+
 def _subscription_view(row, connection):
     view = dict((key, row[key]) for key in ('name', 'enabled', 'binary', 'disable_on_error', 'synchronous_commit',
                                             'slot_name'))
@@ -302,6 +323,7 @@ def subscription(request):
 
     options = dict(params.get('options') or {})
     options['streaming'] = streaming_mode(options.get('streaming'))
+    options = server_options(conn, options)
     if options.get('slot_name') is not None:
         check_identifier(options['slot_name'], 'options.slot_name')
     publications = params.get('publications')
@@ -322,7 +344,8 @@ def subscription(request):
                  in_transaction=given.get('create_slot') is False)
         after = dict(name=name, publications=publications, connection=_shown_connection(connection),
                      enabled=given.get('enabled', True), binary=given.get('binary', False),
-                     streaming=given.get('streaming', 'off'), disable_on_error=given.get('disable_on_error', False),
+                     streaming=given.get('streaming', 'parallel' if versions.has(conn, 18) else 'off'),
+                     disable_on_error=given.get('disable_on_error', False),
                      synchronous_commit=given.get('synchronous_commit', 'off'),
                      slot_name=given.get('slot_name', name))
         return dict(before={}, after=after)

@@ -164,10 +164,11 @@ def with_options(options):
 
 
 def publication_object(item, with_details=True):
+    """One table (with its column list and row filter) or one schema, without its TABLE keyword."""
     if isinstance(item, str):
-        return sql.SQL('TABLES IN SCHEMA {}').format(sql.Identifier(item))
+        return sql.Identifier(item)
     schema, table, where, columns = item
-    query = sql.SQL('TABLE {}').format(sql.Identifier(schema, table))
+    query = sql.Identifier(schema, table)
     if with_details and columns:
         query += sql.SQL(' ({})').format(sql.SQL(', ').join(sql.Identifier(column) for column in columns))
     if with_details and where:
@@ -176,7 +177,15 @@ def publication_object(item, with_details=True):
 
 
 def publication_objects(items, with_details=True):
-    return sql.SQL(', ').join(publication_object(item, with_details) for item in items)
+    """TABLE a, b [, TABLES IN SCHEMA s, t]: one keyword per kind, the form every major parses
+    (PostgreSQL 13 and 14 know no TABLE before each name, nor schemas)."""
+    groups = []
+    for keyword, members in (('TABLE ', [item for item in items if not isinstance(item, str)]),
+                             ('TABLES IN SCHEMA ', [item for item in items if isinstance(item, str)])):
+        if members:
+            groups.append(sql.SQL(keyword) + sql.SQL(', ').join(publication_object(item, with_details)
+                                                                for item in members))
+    return sql.SQL(', ').join(groups)
 
 
 def create_publication(name, all_tables=False, objects=(), options=None):

@@ -138,7 +138,11 @@ options:
         description: Name of the table on the shard; defaults to the partition name.
         type: str
       options:
-        description: Further table-level fdw options of the foreign table, such as C(batch_size), C(fetch_size).
+        description:
+          - Further table-level fdw options of the foreign table, such as C(batch_size), C(fetch_size).
+          - postgres_fdw's C(async_capable), C(batch_size) and C(truncatable) need PostgreSQL 14 and
+            C(analyze_sampling) 16; on an older coordinator they are refused before any change, naming the
+            version.
         type: dict
   route_via:
     description:

@@ -82,7 +82,7 @@ def test_opposite_order_updates_end_with_one_deadlock_error_and_one_commit(items
 
 
 def test_three_sessions_over_three_shards(items):
-    sessions, _ = run_cycle(items, [(1, 100), (100, 200), (200, 1)])
+    sessions = run_cycle(items, [(1, 100), (100, 200), (200, 1)])[0]
     errors = deadlock_errors(sessions)
     assert len(errors) == 1 and errors[0].pgcode == '40P01', [s.outcome for s in sessions]
     assert [s.outcome for s in sessions].count('committed') == 2
@@ -126,7 +126,7 @@ def test_twenty_deadlocks_while_pgbench_writes_keep_tpcb_invariant(dist, items):
     writer.start()
     before = dist.stats()['deadlocks']
     for round_ in range(20):
-        sessions, _ = run_cycle(items, [(4 + round_ % 5, 104), (104, 4 + round_ % 5)])
+        sessions = run_cycle(items, [(4 + round_ % 5, 104), (104, 4 + round_ % 5)])[0]
         assert len(deadlock_errors(sessions)) == 1, (round_, [s.outcome for s in sessions])
     assert dist.stats()['deadlocks'] == before + 20
     writer.join(90)

@@ -22,7 +22,7 @@ BY = {'events': {'method': 'hash', 'key': 'id'}, 'booksample': {'method': 'list'
       'parent': {'method': 'range', 'key': ['range']}}
 PARTITIONS = {
     'events': [{'name': 'events_p%d' % r, 'modulus': 4, 'remainder': r, 'server': 'pt_shard%d' % (r % 2 + 1),
-                'options': {'batch_size': 100}} for r in range(4)],
+                'options': {'fetch_size': 100}} for r in range(4)],
     'booksample': [{'name': 'booksample_paris', 'values': ['paris'], 'server': 'pt_shard1'},
                    {'name': 'booksample_lagos', 'values': ['lagos'], 'server': 'pt_shard2'}],
     'parent': [{'name': 'child1', 'from': 'MINVALUE', 'to': 100000, 'server': 'pt_shard1'},
@@ -110,7 +110,7 @@ def test_catalog_holds_the_layout(deployed, fdw):
                     ('child2', 'f', 'FOR VALUES FROM (100000) TO (200000)', 'pt_shard2'),
                     ('child3', 'f', 'FOR VALUES FROM (200000) TO (MAXVALUE)', 'pt_shard1')]
     assert sorted(coordinator.scalar("SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'events_p2'::regclass",
-                                     dbname=DB)) == ['batch_size=100', 'schema_name=public', 'table_name=events_p2']
+                                     dbname=DB)) == ['fetch_size=100', 'schema_name=public', 'table_name=events_p2']
     assert coordinator.scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
                               "WHERE attrelid = 'parent'::regclass AND attname = 'note'", dbname=DB) == \
         'character varying(20)'

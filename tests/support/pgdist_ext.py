@@ -124,7 +124,7 @@ def pgbench(coordinator, *args, timeout=300):
     return subprocess.run([os.path.join(PG_BIN, 'pgbench'), '-h', coordinator.host, '-p', str(coordinator.port),
                            '-U', 'postgres'] + list(args) + ['postgres'],
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
 
 
 PGBENCH_TABLES = {
