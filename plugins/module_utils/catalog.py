@@ -98,6 +98,21 @@ def foreign_tables_of_server(conn, server):
     return [row['name'] for row in rows]
 
 
+def fdw_exists(conn, name):
+    return fetch_one(conn, "SELECT 1 AS found FROM pg_catalog.pg_foreign_data_wrapper WHERE fdwname = %s",
+                     (name,)) is not None
+
+
+def fdw_validator(conn, fdw):
+    """schema and name of a foreign-data wrapper's validator function, or None."""
+    return fetch_one(conn, """
+        SELECT n.nspname AS schema, p.proname AS name
+          FROM pg_catalog.pg_foreign_data_wrapper w
+          JOIN pg_catalog.pg_proc p ON p.oid = w.fdwvalidator
+          JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+         WHERE w.fdwname = %s""", (fdw,))
+
+
 def user_mapping(conn, server, user):
     """A user mapping; user is a role name or 'public'. Options include secrets."""
     row = fetch_one(conn, """

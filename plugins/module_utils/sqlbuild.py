@@ -122,6 +122,11 @@ def alter_server_options(name, actions):
     return sql.SQL('ALTER SERVER {} {}').format(sql.Identifier(name), options_clause(actions))
 
 
+def validator_call(schema, name):
+    """A call of a foreign-data wrapper's validator on (options text[], catalog regclass) parameters."""
+    return sql.SQL('SELECT {}(%s::text[], %s::regclass::oid)').format(sql.Identifier(schema, name))
+
+
 def create_user_mapping(user, server, options):
     return sql.SQL('CREATE USER MAPPING FOR {} SERVER {}{}').format(
         role_spec(user), sql.Identifier(server), create_options_clause(options))
