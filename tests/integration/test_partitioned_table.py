@@ -40,7 +40,10 @@ def table_args(table, **extra):
 
 
 def deploy_tasks(clusters, tables=('events', 'booksample', 'parent')):
-    """The role's way: the shard side on each shard for its partitions, then the coordinator."""
+    """The role's way: the shard side on each shard for its partitions, then the coordinator.
+
+    key_update: move, so an UPDATE of the key moves the row across shards (the default refuses it,
+    see test_partitioned_table_key_update.py)."""
     tasks = []
     for server, shard in sorted(SERVERS.items()):
         for table in tables:
@@ -50,7 +53,7 @@ def deploy_tasks(clusters, tables=('events', 'booksample', 'parent')):
                                                     primary_key=SHARD_KEYS[table]))})
     for table in tables:
         tasks.append({'name': '%s on coordinator' % table, 'pgdist.cluster.partitioned_table': dict(
-            clusters['coordinator'].login, **table_args(table))})
+            clusters['coordinator'].login, **table_args(table, key_update='move'))})
     return tasks
 
 
