@@ -273,29 +273,28 @@ EXAMPLES = r'''
       - {name: events_p0, modulus: 2, remainder: 0, server: shard1, options: {batch_size: 1000}}
       - {name: events_p1, modulus: 2, remainder: 1, server: shard2}
 
-- name: Moving rows across shards when their key changes, statistics refreshed after a bulk load
+- name: Orders by region; an UPDATE of the region moves the order to its shard; statistics refreshed
   pgdist.cluster.partitioned_table:
     db: library
-    name: events
-    columns:
-      - {name: id, type: bigint, nullable: false}
-      - {name: payload, type: text}
-    partition_by: {method: hash, key: id}
-    partitions:
-      - {name: events_p0, modulus: 2, remainder: 0, server: shard1}
-      - {name: events_p1, modulus: 2, remainder: 1, server: shard2}
+    name: orders
     key_update: move
     analyze: true
+    columns:
+      - {name: region, type: text}
+      - {name: id, type: bigint, nullable: false}
+      - {name: total, type: "numeric(12,2)"}
+    partition_by: {method: list, key: region}
+    partitions:
+      - {name: orders_eu, values: [eu, uk], server: shard1}
+      - {name: orders_rest, default: true, server: shard2}
 
 - name: A reference table, a plain table on each shard
   pgdist.cluster.partitioned_table:
     db: library
-    name: countries
     side: plain
-    columns:
-      - {name: code, type: text}
-      - {name: name, type: text}
+    name: countries
     primary_key: [code]
+    columns: [{name: code, type: text}, {name: name, type: text}]
 
 - name: lend, routed through its booksample (seed layout)
   pgdist.cluster.partitioned_table:

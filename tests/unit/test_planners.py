@@ -235,6 +235,14 @@ def test_pruned_table_is_attached_again_after_a_row_check():
     statements, _, _ = planned(layout_of(), snapshot, rows)
     assert statements == ['ALTER TABLE "public"."r" ATTACH PARTITION "public"."r_paris" FOR VALUES IN (\'paris\')']
     assert rows.asked[0][:3] == ('outside', 'public', 'r_paris')
+    # a new hash parent: its key does not exist yet to check hash bounds, so only an empty table is attached
+    hashed = layout_of(partition_by={'method': 'hash', 'key': 'id'}, partitions=[
+        {'name': 'h0', 'modulus': 1, 'remainder': 0, 'server': 's1'}])
+    existing = Snapshot(relations={('public', 'h0'): relation('public', 'h0', kind='f', server='s1')},
+                        schemas={'public'}, servers={'s1'})
+    assert 'attaching h0 to the new table public.r' in refusal(hashed, existing, Rows(held={('public', 'h0')}))
+    assert planned(hashed, existing)[0][1] == 'ALTER TABLE "public"."r" ATTACH PARTITION "public"."h0" FOR VALUES ' \
+                                              'WITH (MODULUS 1, REMAINDER 0)'
 
 
 @pytest.mark.parametrize('change, words', [

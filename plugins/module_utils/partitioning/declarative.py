@@ -48,8 +48,13 @@ class DeclarativePlanner(CoordinatorPlanner):
                           'could be attached); rename or drop it; nothing was changed'
                           % (part.name, part.schema, part.name, self.layout.label,
                              'foreign' if part.server else 'plain'))
-        # PostgreSQL checks a local table's rows when attaching it, not a foreign table's.
-        self.refuse_rows_outside(part.schema, part.name, part.bound, *self.hash_shape())
+        # PostgreSQL checks a local table's rows when attaching it, not a foreign table's. Hash bounds are
+        # checked on the parent's key, so before the parent exists only an empty table can be attached.
+        if self.layout.method == 'hash' and self.snapshot.relation(self.layout.qualified) is None:
+            self.refuse_if_rows(part.schema, part.name, 'attaching %s to the new table %s (its rows can be checked '
+                                'against hash bounds once the table exists)' % (part.name, self.layout.label))
+        else:
+            self.refuse_rows_outside(part.schema, part.name, part.bound, *self.hash_shape())
         self.plan.add(sql.attach_partition(self.layout.table, part.table, part.bound))
         self.update_options(part, existing)
 

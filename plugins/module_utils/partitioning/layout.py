@@ -62,14 +62,8 @@ class Column(object):
         return dict(type=self.type_sql or self.type_text, nullable=self.nullable, default=self.default)
 
 
-class Partition(object):
-    def __init__(self, name, schema, bound, server=None, remote=None, options=None):
-        self.name = name
-        self.schema = schema
-        self.bound = bound
-        self.server = server
-        self.remote = remote
-        self.options = options or {}
+class _Relation(object):
+    """A table of the layout, by schema and name."""
 
     @property
     def qualified(self):
@@ -78,6 +72,16 @@ class Partition(object):
     @property
     def table(self):
         return sqlbuild.ident(self.schema, self.name)
+
+
+class Partition(_Relation):
+    def __init__(self, name, schema, bound, server=None, remote=None, options=None):
+        self.name = name
+        self.schema = schema
+        self.bound = bound
+        self.server = server
+        self.remote = remote
+        self.options = options or {}
 
     def fdw_options(self):
         """The foreign table's whole wanted option set."""
@@ -90,7 +94,7 @@ class Partition(object):
                     remote='%s.%s' % self.remote if self.server else None)
 
 
-class Layout(object):
+class Layout(_Relation):
     """The checked parameters of one partitioned_table call."""
 
     def __init__(self, params):
@@ -112,14 +116,6 @@ class Layout(object):
         self.key = []
         self.route_via = None
         self.key_types = []
-
-    @property
-    def qualified(self):
-        return (self.schema, self.name)
-
-    @property
-    def table(self):
-        return sqlbuild.ident(self.schema, self.name)
 
     @property
     def label(self):
