@@ -11,7 +11,8 @@ from support.fdw import fdw_database
 
 DB = 'ptbounds'
 SERVERS = {'pb_shard1': 'shard1', 'pb_shard2': 'shard2'}
-COLUMNS = [{'name': 'id', 'type': 'integer'}, {'name': 'childname', 'type': 'text'}, {'name': 'range', 'type': 'bigint'}]
+COLUMNS = [{'name': 'id', 'type': 'integer'}, {'name': 'childname', 'type': 'text'},
+           {'name': 'range', 'type': 'bigint'}]
 
 
 def partitions(child1_to=100000, child2_from=100000, child2_to=200000):
@@ -41,7 +42,8 @@ def state(clusters):
                                  "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'parent'::regclass "
                                  "ORDER BY 1", dbname=DB),
         checks=[clusters[shard].query("SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint "
-                                      "WHERE conname LIKE 'pgdist_bounds_%%' ORDER BY 1", dbname=DB) for shard in ('shard1', 'shard2')],
+                                      "WHERE conname LIKE 'pgdist_bounds_%%' ORDER BY 1", dbname=DB)
+                for shard in ('shard1', 'shard2')],
         rows=coordinator.query('SELECT tableoid::regclass::text, * FROM parent ORDER BY range', dbname=DB))
 
 
@@ -77,9 +79,9 @@ def test_bounds_that_would_leave_rows_outside_are_refused_with_count_and_keys(bu
     run = run_tasks(tasks(built, partitions(child1_to=10, child2_from=10, child2_to=150000)))
     shard1, shard2, coordinator = run.results()
     assert not shard1.get('failed') and not shard1['changed']
-    expected = ("public.child2 holds 3 row(s) outside its new bounds FOR VALUES FROM ('10') TO ('150000') (smallest "
-                "key 160000, largest key 199999): changing the bounds would hide them, so it is refused and nothing "
-                "was changed; move or delete those rows first")
+    expected = ("partitions: child2: public.child2 holds 3 row(s) outside its new bounds FOR VALUES FROM ('10') TO "
+                "('150000') (smallest key 160000, largest key 199999): changing the bounds would hide them, so it is "
+                "refused and nothing was changed; move or delete those rows first")
     assert shard2['failed'] and shard2['msg'] == expected and shard2['queries'] == []
     # the coordinator asks the shard through postgres_fdw and refuses the same way
     assert coordinator['failed'] and coordinator['msg'] == expected
@@ -102,5 +104,6 @@ def test_a_new_partition_cannot_take_rows_held_by_a_foreign_default(built):
         coordinator.login, partitions=lyon, **layout)}])
     result = run.results()[0]
     assert result['failed'] and result['msg'].startswith(
-        'public.cities_other holds 2 row(s) outside its new bounds DEFAULT (smallest key lyon, largest key lyon)')
+        'partitions: cities_other: public.cities_other holds 2 row(s) outside its new bounds DEFAULT (smallest key '
+        'lyon, largest key lyon)')
     assert coordinator.query('SELECT count(*) FROM cities', dbname=DB) == [(3,)]

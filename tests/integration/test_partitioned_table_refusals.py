@@ -57,8 +57,8 @@ CASES = {
     # (new bounds that still hold every row go through: test_partitioned_table_bounds.py)
     'bounds of a partition with rows outside them': (
         dict(partitions=replace(PARTS, 'r_paris', values=['lyon'])),
-        "public.r_paris holds 1 row(s) outside its new bounds FOR VALUES IN ('lyon') (smallest key paris, "
-        "largest key paris)"),
+        "partitions: r_paris: public.r_paris holds 1 row(s) outside its new bounds FOR VALUES IN ('lyon') (smallest "
+        "key paris, largest key paris)"),
     'column type with rows': (dict(columns=[COLUMNS[0], COLUMNS[1], dict(COLUMNS[2], type='int')]),
                               'changing the type of column note from text to integer'),
     'removed column with rows': (dict(columns=COLUMNS[:2]), 'dropping column note'),

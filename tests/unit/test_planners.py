@@ -137,7 +137,8 @@ def test_added_partition_and_column_default_compared_as_value():
     statements, _, _ = planned(layout_of(partitions=parts, columns=columns),
                                coordinator_snapshot(converged_children(), columns=current))
     assert statements == ['CREATE FOREIGN TABLE "public"."r_oslo" PARTITION OF "public"."r" FOR VALUES IN (\'oslo\') '
-                          'SERVER "s2" OPTIONS ("fetch_size" \'50\', "schema_name" \'public\', "table_name" \'r_oslo\')']
+                          'SERVER "s2" OPTIONS ("fetch_size" \'50\', "schema_name" \'public\', '
+                          '"table_name" \'r_oslo\')']
     current[2] = column('n', 'integer', default='7', value='7')
     statements, _, _ = planned(layout_of(columns=columns), coordinator_snapshot(converged_children(), columns=current))
     assert statements == ['ALTER TABLE "public"."r" ALTER COLUMN "n" SET DEFAULT 5']
@@ -166,8 +167,9 @@ def test_bound_change_with_rows_outside_is_refused_with_count_and_keys():
     parts = [dict(PARTS[0], values=['lyon']), PARTS[1]]
     rows = Rows(outside={('public', 'r_paris'): (3, 'nice', 'paris')})
     message = refusal(layout_of(partitions=parts), coordinator_snapshot(converged_children()), rows)
-    assert message == ("public.r_paris holds 3 row(s) outside its new bounds FOR VALUES IN ('lyon') (smallest key "
-                       "nice, largest key paris): changing the bounds would hide them, so it is refused and nothing "
+    assert message == ("partitions: r_paris: public.r_paris holds 3 row(s) outside its new bounds FOR VALUES IN "
+                       "('lyon') (smallest key nice, largest key paris): changing the bounds would hide them, so it "
+                       "is refused and nothing "
                        "was changed; move or delete those rows first")
 
 
@@ -199,7 +201,8 @@ def test_new_partition_is_checked_against_the_rows_of_the_default_partition():
     with_oslo = parts + [{'name': 'r_oslo', 'values': ['oslo']}]
     rows = Rows(outside={('public', 'r_other'): (2, 'oslo', 'oslo')})
     message = refusal(layout_of(partitions=with_oslo), coordinator_snapshot(children), rows)
-    assert message.startswith('public.r_other holds 2 row(s) outside its new bounds DEFAULT (smallest key oslo')
+    assert message.startswith('partitions: r_other: public.r_other holds 2 row(s) outside its new bounds DEFAULT '
+                              '(smallest key oslo')
     statements, _, _ = planned(layout_of(partitions=parts), coordinator_snapshot(children), rows)
     assert statements == []  # the default is checked only when the other partitions change
 
@@ -275,7 +278,8 @@ def test_absent_needs_drop_data_then_drops_everything():
     statements, outcome, _ = planned(layout_of(state='absent', drop_data=True), snapshot)
     assert statements == ['ALTER TABLE "public"."r" DETACH PARTITION "public"."r_lagos"',
                           'DROP FOREIGN TABLE "public"."r_lagos"',
-                          'ALTER TABLE "public"."r" DETACH PARTITION "public"."r_paris"', 'DROP TABLE "public"."r_paris"',
+                          'ALTER TABLE "public"."r" DETACH PARTITION "public"."r_paris"',
+                          'DROP TABLE "public"."r_paris"',
                           'DROP TABLE "public"."r"']
     assert outcome['after'] == {}
 
@@ -433,7 +437,8 @@ def test_shard_bound_change_checks_rows_and_replaces_check_and_guard():
         'ALTER TABLE "public"."r_lagos" DROP CONSTRAINT "%s"' % old_check,
         'ALTER TABLE "public"."r_lagos" ADD CONSTRAINT "%s" CHECK' % new_check,
         'DROP TRIGGER "pgdist_key_%s" ON "public"."r_lagos"' % old_check[14:],
-        'CREATE TRIGGER "pgdist_key_%s" BEFORE UPDATE OF "city" ON "public"."r_lagos" FOR EACH ROW WHEN' % new_check[14:]]
+        'CREATE TRIGGER "pgdist_key_%s" BEFORE UPDATE OF "city" ON "public"."r_lagos" FOR EACH ROW WHEN'
+        % new_check[14:]]
     assert rows.asked[0][:3] == ('outside', 'public', 'r_lagos')
     assert 'holds 4 row(s) outside its new bounds' in refusal(
         wider, old, Rows(outside={('public', 'r_lagos'): (4, 'a', 'b')}))

@@ -61,16 +61,17 @@ class Planner(object):
             raise Refusal('%s.%s holds rows: %s would lose or hide them, so it is refused and nothing was changed'
                           % (schema, name, change))
 
-    def refuse_rows_outside(self, schema, name, bound, hash_shape=None, fence=False):
-        """New bounds for a table go through only when every row it holds fits them."""
+    def refuse_rows_outside(self, part, table=None, hash_shape=None, fence=False):
+        """New bounds for a partition's table (table, default: the partition) go through only when every row fits."""
+        schema, name = table or part.qualified
         query = sql.rows_outside(sqlbuild.ident(schema, name), self.layout.key,
-                                 self.predicate(bound, hash_shape=hash_shape), fence)
+                                 self.predicate(part.bound, hash_shape=hash_shape), fence)
         count, smallest, largest = self.rows.outside(schema, name, query)
         if count:
-            raise Refusal('%s.%s holds %d row(s) outside its new bounds %s (smallest key %s, largest key %s): '
-                          'changing the bounds would hide them, so it is refused and nothing was changed; '
+            raise Refusal('partitions: %s: %s.%s holds %d row(s) outside its new bounds %s (smallest key %s, largest '
+                          'key %s): changing the bounds would hide them, so it is refused and nothing was changed; '
                           'move or delete those rows first'
-                          % (schema, name, count, bound.text(), _shown(smallest), _shown(largest)))
+                          % (part.name, schema, name, count, part.bound.text(), _shown(smallest), _shown(largest)))
 
     def predicate(self, bound, record=None, hash_shape=None):
         """The rows bound accepts, on the key columns (of record in PL/pgSQL)."""

@@ -54,7 +54,7 @@ class DeclarativePlanner(CoordinatorPlanner):
             self.refuse_if_rows(part.schema, part.name, 'attaching %s to the new table %s (its rows can be checked '
                                 'against hash bounds once the table exists)' % (part.name, self.layout.label))
         else:
-            self.refuse_rows_outside(part.schema, part.name, part.bound, *self.hash_shape())
+            self.refuse_rows_outside(part, None, *self.hash_shape())
         self.plan.add(sql.attach_partition(self.layout.table, part.table, part.bound))
         self.update_options(part, existing)
 
@@ -65,7 +65,7 @@ class DeclarativePlanner(CoordinatorPlanner):
         """New bounds: every row must fit them; all detached before any is attached, so bounds may shift."""
         layout = self.layout
         for part in parts:
-            self.refuse_rows_outside(part.schema, part.name, part.bound, *self.hash_shape())
+            self.refuse_rows_outside(part, None, *self.hash_shape())
         self.check_default(parts)
         for part in parts:
             self.plan.add(sql.detach_partition(layout.table, part.table))
@@ -79,7 +79,7 @@ class DeclarativePlanner(CoordinatorPlanner):
                    and part.qualified in snapshot.children and part not in rebound]
         current = [parse_bound(snapshot.relation(key)['bound']) for key in snapshot.children]
         if default and set(sibling_bounds(self.layout)) - set(current):
-            self.refuse_rows_outside(default[0].schema, default[0].name, default[0].bound)
+            self.refuse_rows_outside(default[0])
 
     def hash_shape(self):
         """(hash shape, fence) for row checks: the parent's own key, evaluated here rather than on a shard."""

@@ -58,7 +58,7 @@ class InheritancePlanner(CoordinatorPlanner):
         """New CHECK bounds: every row must fit them (PostgreSQL checks local children only)."""
         for part in parts:
             if self.wanted_checks(part):
-                self.refuse_rows_outside(part.schema, part.name, part.bound)
+                self.refuse_rows_outside(part)
         for part in parts:
             for name in self.snapshot.relation(part.qualified)['bound_checks']:
                 self.plan.add(sqlbuild.drop_constraint(part.table, name))

@@ -96,7 +96,7 @@ class ShardPlanner(Planner):
             self.columns(table, part.remote, self.snapshot.columns_of(part.remote))
             if current['bound_checks'] != checks:
                 if constraints:
-                    self.refuse_rows_outside(part.remote[0], part.remote[1], part.bound, hash_shape=shape_text)
+                    self.refuse_rows_outside(part, part.remote, hash_shape=shape_text)
                 for name in current['bound_checks']:
                     self.plan.add(sqlbuild.drop_constraint(table, name))
                 for constraint in constraints:
