@@ -29,8 +29,9 @@ description:
   - Each such shard table also gets a key guard, the trigger C(pgdist_key_<hash>) (C(BEFORE UPDATE OF) the key
     columns, C(FOR EACH ROW WHEN) the new row falls outside the bounds) calling
     C(<remote_schema>.<name>_pgdist_key_guard()), which refuses an C(UPDATE) that would leave a row outside its
-    partition with an error naming the table, the partition, the new key and what to do (O(key_update)). It fires only for such rows and, being on the shard, keeps
-    the coordinator's C(UPDATE) and C(DELETE) one remote statement each.
+    partition with an error naming the table, the partition, the new key and what to do (O(key_update)). It fires
+    only for such rows and, being on the shard, keeps the coordinator's C(UPDATE) and C(DELETE) one remote statement
+    each.
   - With O(side=plain), one plain table with O(columns) and O(primary_key), without partitions or bounds, such as a
     reference table copied to every shard. A C(pgdist_bounds_*) constraint left on it by an earlier run with
     O(side=shard) and a lone default partition is dropped.
