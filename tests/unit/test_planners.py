@@ -70,12 +70,12 @@ def column(name, type_sql, not_null=False, default=None, value=None):
 CURRENT_COLUMNS = [column('id', 'integer', True), column('city', 'text')]
 
 
-def coordinator_snapshot(children=(), parent_kind='p', columns=CURRENT_COLUMNS, **extra):
+def coordinator_snapshot(children=(), parent_kind='p', columns=None, **extra):
     """The parent public.r (list by city) with children [(relation)], servers s1, s2."""
     relations = dict(((child['schema'], child['name']), child) for child in children)
     relations[('public', 'r')] = relation('public', 'r', kind=parent_kind, strategy='l' if parent_kind == 'p' else None)
     values = dict(relations=relations, children=[(child['schema'], child['name']) for child in children],
-                  columns={('public', 'r'): columns}, schemas={'public'}, servers={'s1', 's2'}, database='lib')
+                  columns={('public', 'r'): columns or [dict(c) for c in CURRENT_COLUMNS]}, schemas={'public'}, servers={'s1', 's2'}, database='lib')
     values.update(extra)
     return Snapshot(**values)
 
@@ -91,6 +91,11 @@ def planned(layout, snapshot, rows=None):
     return [render(statement) for statement in result.statements], outcome, result
 
 
+def sql_of(layout, snapshot, rows=None):
+    """The planned statements as text."""
+    return planned(layout, snapshot, rows)[0]
+
+
 def refusal(layout, snapshot, rows=None, error=Refusal):
     with pytest.raises(error) as info:
         plan(layout, snapshot, rows or Rows(), render)
@@ -100,7 +105,7 @@ def refusal(layout, snapshot, rows=None, error=Refusal):
 # -- declarative coordinator ------------------------------------------------------------
 
 def test_new_table_creates_parent_and_partitions_and_no_row_trigger():
-    statements, outcome, _ = planned(layout_of(), Snapshot(schemas={'public'}, servers={'s1'}))
+    statements, outcome, result = planned(layout_of(), Snapshot(schemas={'public'}, servers={'s1'}))
     assert statements == [
         'CREATE TABLE "public"."r" ("id" integer NOT NULL, "city" text) PARTITION BY LIST ("city")',
         'CREATE TABLE "public"."r_paris" PARTITION OF "public"."r" FOR VALUES IN (\'paris\')',
@@ -112,7 +117,7 @@ def test_new_table_creates_parent_and_partitions_and_no_row_trigger():
 
 
 def test_missing_schema_and_unknown_server():
-    statements, _, _ = planned(layout_of(name='app.r', partitions=[]), Snapshot(schemas=set()))
+    statements = sql_of(layout_of(name='app.r', partitions=[]), Snapshot(schemas=set()))
     assert statements[0] == 'CREATE SCHEMA "app"'
     message = refusal(layout_of(), Snapshot(schemas={'public'}), error=InvalidInput)
     assert message.startswith('partitions: r_lagos: foreign server s1 does not exist in database ')
@@ -120,7 +125,7 @@ def test_missing_schema_and_unknown_server():
 
 def test_converged_table_plans_nothing_and_asks_no_rows():
     rows = Rows()
-    statements, outcome, _ = planned(layout_of(), coordinator_snapshot(converged_children()), rows)
+    statements, outcome, result = planned(layout_of(), coordinator_snapshot(converged_children()), rows)
     assert statements == [] and rows.asked == []
     assert dict(outcome['before'], method='list', key=['city']) == outcome['after'] == {
         'table': 'public.r', 'partitioning': 'declarative', 'method': 'list', 'key': ['city'],
@@ -134,20 +139,20 @@ def test_added_partition_and_column_default_compared_as_value():
     parts = PARTS + [{'name': 'r_oslo', 'values': ['oslo'], 'server': 's2', 'options': {'fetch_size': 50}}]
     columns = COLUMNS + [{'name': 'n', 'type': 'int', 'default': 5}]
     current = CURRENT_COLUMNS + [column('n', 'integer', default='5', value='5')]
-    statements, _, _ = planned(layout_of(partitions=parts, columns=columns),
+    statements = sql_of(layout_of(partitions=parts, columns=columns),
                                coordinator_snapshot(converged_children(), columns=current))
     assert statements == ['CREATE FOREIGN TABLE "public"."r_oslo" PARTITION OF "public"."r" FOR VALUES IN (\'oslo\') '
                           'SERVER "s2" OPTIONS ("fetch_size" \'50\', "schema_name" \'public\', '
                           '"table_name" \'r_oslo\')']
     current[2] = column('n', 'integer', default='7', value='7')
-    statements, _, _ = planned(layout_of(columns=columns), coordinator_snapshot(converged_children(), columns=current))
+    statements = sql_of(layout_of(columns=columns), coordinator_snapshot(converged_children(), columns=current))
     assert statements == ['ALTER TABLE "public"."r" ALTER COLUMN "n" SET DEFAULT 5']
 
 
 def test_bound_change_with_every_row_inside_detaches_all_then_attaches():
     parts = [dict(PARTS[0], values=['paris', 'lyon']), dict(PARTS[1], values=['lagos', 'abuja'])]
     rows = Rows(held={('public', 'r_paris'), ('public', 'r_lagos')})
-    statements, _, _ = planned(layout_of(partitions=parts), coordinator_snapshot(converged_children()), rows)
+    statements = sql_of(layout_of(partitions=parts), coordinator_snapshot(converged_children()), rows)
     assert statements == [
         'ALTER TABLE "public"."r" DETACH PARTITION "public"."r_paris"',
         'ALTER TABLE "public"."r" DETACH PARTITION "public"."r_lagos"',
@@ -180,7 +185,7 @@ def test_range_shift_between_neighbours_and_hash_checks_run_on_the_coordinator()
                 relation('public', 'lo', kind='f', server='s1', bound="FOR VALUES FROM (MINVALUE) TO ('100')")]
     snapshot = coordinator_snapshot(children)
     snapshot.relations[('public', 'r')]['strategy'] = 'r'
-    statements, _, _ = planned(layout_of(partition_by=by, partitions=parts), snapshot)
+    statements = sql_of(layout_of(partition_by=by, partitions=parts), snapshot)
     assert [s.split(' PARTITION ')[0] for s in statements] == ['ALTER TABLE "public"."r" DETACH'] * 2 + [
         'ALTER TABLE "public"."r" ATTACH'] * 2
     # a hash predicate names the coordinator's parent: fenced (OFFSET 0), so postgres_fdw does not ship it
@@ -203,13 +208,13 @@ def test_new_partition_is_checked_against_the_rows_of_the_default_partition():
     message = refusal(layout_of(partitions=with_oslo), coordinator_snapshot(children), rows)
     assert message.startswith('partitions: r_other: public.r_other holds 2 row(s) outside its new bounds DEFAULT '
                               '(smallest key oslo')
-    statements, _, _ = planned(layout_of(partitions=parts), coordinator_snapshot(children), rows)
+    statements = sql_of(layout_of(partitions=parts), coordinator_snapshot(children), rows)
     assert statements == []  # the default is checked only when the other partitions change
 
 
 def test_repointed_partition_recreated_when_empty_refused_with_rows():
     parts = [PARTS[0], dict(PARTS[1], server='s2')]
-    statements, _, _ = planned(layout_of(partitions=parts), coordinator_snapshot(converged_children()))
+    statements = sql_of(layout_of(partitions=parts), coordinator_snapshot(converged_children()))
     assert statements == [
         'ALTER TABLE "public"."r" DETACH PARTITION "public"."r_lagos"', 'DROP FOREIGN TABLE "public"."r_lagos"',
         'CREATE FOREIGN TABLE "public"."r_lagos" PARTITION OF "public"."r" FOR VALUES IN (\'lagos\') SERVER "s2" '
@@ -226,7 +231,7 @@ def test_unlisted_partitions_are_kept_or_pruned():
     statements, outcome, result = planned(layout_of(), coordinator_snapshot(children))
     assert statements == [] and outcome['unlisted_partitions'] == ['public.r_old']
     assert 'r_old' in outcome['after']['partitions'] and 'prune_partitions: true' in result.warnings[0]
-    statements, _, _ = planned(layout_of(prune_partitions=True, drop_data=True), coordinator_snapshot(children))
+    statements = sql_of(layout_of(prune_partitions=True, drop_data=True), coordinator_snapshot(children))
     assert statements == ['ALTER TABLE "public"."r" DETACH PARTITION "public"."r_old"',
                           'DROP FOREIGN TABLE "public"."r_old"']
 
@@ -235,7 +240,7 @@ def test_pruned_table_is_attached_again_after_a_row_check():
     snapshot = coordinator_snapshot([converged_children()[0]])
     snapshot.relations[('public', 'r_paris')] = relation('public', 'r_paris')
     rows = Rows()
-    statements, _, _ = planned(layout_of(), snapshot, rows)
+    statements = sql_of(layout_of(), snapshot, rows)
     assert statements == ['ALTER TABLE "public"."r" ATTACH PARTITION "public"."r_paris" FOR VALUES IN (\'paris\')']
     assert rows.asked[0][:3] == ('outside', 'public', 'r_paris')
     # a new hash parent: its key does not exist yet to check hash bounds, so only an empty table is attached
@@ -244,7 +249,7 @@ def test_pruned_table_is_attached_again_after_a_row_check():
     existing = Snapshot(relations={('public', 'h0'): relation('public', 'h0', kind='f', server='s1')},
                         schemas={'public'}, servers={'s1'})
     assert 'attaching h0 to the new table public.r' in refusal(hashed, existing, Rows(held={('public', 'h0')}))
-    assert planned(hashed, existing)[0][1] == 'ALTER TABLE "public"."r" ATTACH PARTITION "public"."h0" FOR VALUES ' \
+    assert sql_of(hashed, existing)[1] == 'ALTER TABLE "public"."r" ATTACH PARTITION "public"."h0" FOR VALUES ' \
                                               'WITH (MODULUS 1, REMAINDER 0)'
 
 
@@ -268,14 +273,14 @@ def test_column_changes_are_refused_on_tables_with_rows_and_done_on_empty_ones()
     snapshot = coordinator_snapshot(converged_children(), columns=current)
     assert 'changing the type of column note from text to integer' in refusal(
         layout_of(columns=columns), snapshot, Rows(held={('public', 'r')}))
-    statements, _, _ = planned(layout_of(columns=columns[:2]), snapshot)
+    statements = sql_of(layout_of(columns=columns[:2]), snapshot)
     assert statements == ['ALTER TABLE "public"."r" DROP COLUMN "note"']
 
 
 def test_absent_needs_drop_data_then_drops_everything():
     snapshot = coordinator_snapshot(converged_children())
     assert 'set drop_data: true' in refusal(layout_of(state='absent'), snapshot)
-    statements, outcome, _ = planned(layout_of(state='absent', drop_data=True), snapshot)
+    statements, outcome, result = planned(layout_of(state='absent', drop_data=True), snapshot)
     assert statements == ['ALTER TABLE "public"."r" DETACH PARTITION "public"."r_lagos"',
                           'DROP FOREIGN TABLE "public"."r_lagos"',
                           'ALTER TABLE "public"."r" DETACH PARTITION "public"."r_paris"',
@@ -287,20 +292,20 @@ def test_absent_needs_drop_data_then_drops_everything():
 # -- key_update ----------------------------------------------------------------------------
 
 def test_key_update_move_adds_the_mover_and_refuse_removes_it():
-    statements, _, _ = planned(layout_of(key_update='move'), coordinator_snapshot(converged_children()))
+    statements = sql_of(layout_of(key_update='move'), coordinator_snapshot(converged_children()))
     assert statements[0].startswith('CREATE OR REPLACE FUNCTION "public"."r_pgdist_move"() RETURNS trigger')
     assert statements[1] == ('CREATE TRIGGER "pgdist_move" BEFORE UPDATE ON "public"."r" FOR EACH ROW EXECUTE '
                              'FUNCTION "public"."r_pgdist_move"()')
     source = statements[0].split(' AS ', 1)[1][1:-1].replace("''", "'")
     installed = coordinator_snapshot(converged_children(), functions={('public', 'r_pgdist_move'): source},
                                      triggers={('public', 'r'): {'pgdist_move': 'public.r_pgdist_move'}})
-    assert planned(layout_of(key_update='move'), installed)[0] == []
+    assert sql_of(layout_of(key_update='move'), installed) == []
     # an existing deployment converges to the default: no row trigger on the partitions
-    assert planned(layout_of(), installed)[0] == ['DROP TRIGGER "pgdist_move" ON "public"."r"',
+    assert sql_of(layout_of(), installed) == ['DROP TRIGGER "pgdist_move" ON "public"."r"',
                                                   'DROP FUNCTION "public"."r_pgdist_move"()']
     # without a foreign partition there is nothing to move
-    assert planned(layout_of(key_update='move', partitions=PARTS[:1]),
-                   coordinator_snapshot(converged_children()[1:]))[0] == []
+    assert sql_of(layout_of(key_update='move', partitions=PARTS[:1]),
+                   coordinator_snapshot(converged_children()[1:])) == []
 
 
 def test_key_update_move_needs_declarative_partitioning():
@@ -315,7 +320,7 @@ def inheritance_layout(**params):
 
 
 def test_inheritance_new_table_children_with_checks_and_routing():
-    statements, _, _ = planned(inheritance_layout(), Snapshot(schemas={'public'}, servers={'s1'}))
+    statements = sql_of(inheritance_layout(), Snapshot(schemas={'public'}, servers={'s1'}))
     check = bound_check_identifier(inheritance_layout(), inheritance_layout().partitions[0].bound)
     assert statements[0] == 'CREATE TABLE "public"."r" ("id" integer NOT NULL, "city" text)'
     assert statements[1] == ('CREATE TABLE "public"."r_paris" (CONSTRAINT "%s" CHECK (("city" IN (\'paris\')))) '
@@ -335,16 +340,16 @@ def inheritance_snapshot(layout, source, **extra):
 
 
 def routing_source(layout):
-    statements, _, _ = planned(layout, Snapshot(schemas={'public'}, servers={'s1', 's2'}))
+    statements = sql_of(layout, Snapshot(schemas={'public'}, servers={'s1', 's2'}))
     return [s for s in statements if 'FUNCTION' in s][0].split(' AS ', 1)[1][1:-1].replace("''", "'")
 
 
 def test_inheritance_converged_then_a_new_child_replaces_only_the_function():
     layout = inheritance_layout()
     snapshot = inheritance_snapshot(layout, routing_source(layout))
-    assert planned(layout, snapshot)[0] == []
+    assert sql_of(layout, snapshot) == []
     tokyo = inheritance_layout(partitions=PARTS + [{'name': 'r_tokyo', 'values': ['tokyo']}])
-    statements, _, _ = planned(tokyo, snapshot)
+    statements = sql_of(tokyo, snapshot)
     assert statements[0].startswith('CREATE TABLE "public"."r_tokyo" (CONSTRAINT')
     assert statements[1].startswith('CREATE OR REPLACE FUNCTION "public"."r_pgdist_route"()')
     assert len(statements) == 2  # the trigger already calls that function
@@ -354,13 +359,13 @@ def test_inheritance_bound_change_prune_and_existing_table():
     layout = inheritance_layout()
     snapshot = inheritance_snapshot(layout, routing_source(layout))
     wider = inheritance_layout(partitions=[dict(PARTS[0], values=['paris', 'lyon']), PARTS[1]])
-    statements, _, _ = planned(wider, snapshot, Rows(held={('public', 'r_paris')}))
+    statements = sql_of(wider, snapshot, Rows(held={('public', 'r_paris')}))
     assert statements[0] == 'ALTER TABLE "public"."r_paris" DROP CONSTRAINT "%s"' % snapshot.relations[
         ('public', 'r_paris')]['bound_checks'][0]
     assert statements[1].startswith('ALTER TABLE "public"."r_paris" ADD CONSTRAINT "pgdist_bounds_')
     assert 'holds 1 row(s) outside' in refusal(wider, snapshot, Rows(outside={('public', 'r_paris'): (1, 'a', 'a')}))
     pruned = inheritance_layout(partitions=PARTS[:1], prune_partitions=True)
-    statements, _, _ = planned(pruned, snapshot)
+    statements = sql_of(pruned, snapshot)
     assert statements[0] == 'ALTER TABLE "public"."r_lagos" NO INHERIT "public"."r"'
     snapshot.relations[('public', 'r_oslo')] = relation('public', 'r_oslo')
     oslo = inheritance_layout(partitions=PARTS + [{'name': 'r_oslo', 'values': ['oslo']}])
@@ -370,7 +375,7 @@ def test_inheritance_bound_change_prune_and_existing_table():
 def test_inheritance_route_via_children_have_no_checks():
     layout = inheritance_layout(route_via={'table': 'b', 'column': 'id', 'references': 'id'},
                                 partition_by={'method': 'list', 'key': 'location'})
-    statements, _, _ = planned(layout, Snapshot(schemas={'public'}, servers={'s1'}))
+    statements = sql_of(layout, Snapshot(schemas={'public'}, servers={'s1'}))
     assert statements[1] == 'CREATE TABLE "public"."r_paris" () INHERITS ("public"."r")'
     assert 'SELECT "location" INTO routed_via FROM "public"."b" WHERE "id" = NEW."id";' in statements[3]
 
@@ -386,7 +391,7 @@ def shard_layout(**params):
 def test_shard_new_table_gets_bounds_check_and_key_guard():
     layout = shard_layout()
     check = bound_check_identifier(layout, layout.partitions[0].bound)
-    statements, outcome, _ = planned(layout, Snapshot(schemas={'public'}))
+    statements, outcome, result = planned(layout, Snapshot(schemas={'public'}))
     assert statements[0] == ('CREATE TABLE "public"."r_lagos" ("id" integer NOT NULL, "city" text NOT NULL, PRIMARY '
                              'KEY ("id", "city"), CONSTRAINT "%s" CHECK (("city" IN (\'lagos\'))))' % check)
     assert statements[1].startswith('CREATE OR REPLACE FUNCTION "public"."r_pgdist_key_guard"() RETURNS trigger')
@@ -411,15 +416,15 @@ def shard_snapshot(layout, guard_source, check=None, triggers=None):
 
 
 def guard_source(layout):
-    statements, _, _ = planned(layout, Snapshot(schemas={'public'}))
+    statements = sql_of(layout, Snapshot(schemas={'public'}))
     return statements[1].split(' AS ', 1)[1][1:-1].replace("''", "'")
 
 
 def test_shard_converged_then_existing_deployment_gets_its_guard():
     layout = shard_layout()
-    assert planned(layout, shard_snapshot(layout, guard_source(layout)))[0] == []
+    assert sql_of(layout, shard_snapshot(layout, guard_source(layout))) == []
     # a shard table made before key guards existed: the guard is added, rows untouched
-    statements, _, _ = planned(layout, shard_snapshot(layout, None, triggers={}))
+    statements = sql_of(layout, shard_snapshot(layout, None, triggers={}))
     check = bound_check_identifier(layout, layout.partitions[0].bound)
     assert [s.split(' ')[:3] for s in statements] == [['CREATE', 'OR', 'REPLACE'],
                                                       ['CREATE', 'TRIGGER', '"pgdist_key_%s"' % check[14:]]]
@@ -430,7 +435,7 @@ def test_shard_bound_change_checks_rows_and_replaces_check_and_guard():
     old = shard_snapshot(layout, guard_source(layout))
     wider = shard_layout(partitions=[{'name': 'r_lagos', 'values': ['lagos', 'abuja']}])
     rows = Rows(held={('public', 'r_lagos')})
-    statements, _, _ = planned(wider, old, rows)
+    statements = sql_of(wider, old, rows)
     old_check = old.relations[('public', 'r_lagos')]['bound_checks'][0]
     new_check = bound_check_identifier(wider, wider.partitions[0].bound)
     assert [s.split(' (')[0] for s in statements] == [
@@ -447,7 +452,7 @@ def test_shard_bound_change_checks_rows_and_replaces_check_and_guard():
 def test_shard_hash_table_uses_its_shape_table():
     layout = shard_layout(partition_by={'method': 'hash', 'key': 'id'}, primary_key=['id'],
                           partitions=[{'name': 'h1', 'modulus': 2, 'remainder': 1}])
-    statements, _, _ = planned(layout, Snapshot(schemas={'public'}))
+    statements = sql_of(layout, Snapshot(schemas={'public'}))
     assert statements[0] == 'CREATE TABLE "public"."_pgdist_hash_r" ("id" integer NOT NULL) PARTITION BY HASH ("id")'
     assert 'CHECK (satisfies_hash_partition(\'"public"."_pgdist_hash_r"\'::regclass::oid, 2, 1, "id"))' in statements[1]
     assert 'WHEN (NOT COALESCE(satisfies_hash_partition(\'"public"."_pgdist_hash_r"\'::regclass::oid, 2, 1, ' \
@@ -456,22 +461,22 @@ def test_shard_hash_table_uses_its_shape_table():
 
 def test_shard_lone_default_has_no_check_and_a_stale_one_is_dropped():
     layout = shard_layout(partitions=[{'name': 'r_lagos', 'default': True}], primary_key=None)
-    statements, outcome, _ = planned(layout, Snapshot(schemas={'public'}))
+    statements, outcome, result = planned(layout, Snapshot(schemas={'public'}))
     assert statements == ['CREATE TABLE "public"."r_lagos" ("id" integer NOT NULL, "city" text)']
     stale = shard_snapshot(layout, None, check='pgdist_bounds_efb32dae7778fa33', triggers={})
     stale.relations[('public', 'r_lagos')]['primary_key'] = None
     stale.columns[('public', 'r_lagos')][1]['not_null'] = False
-    assert planned(layout, stale)[0] == [
+    assert sql_of(layout, stale) == [
         'ALTER TABLE "public"."r_lagos" DROP CONSTRAINT "pgdist_bounds_efb32dae7778fa33"']
 
 
 def test_shard_inheritance_and_route_via():
     layout = shard_layout(partitioning='inheritance', primary_key=None)
-    statements, _, _ = planned(layout, Snapshot(schemas={'public'}))
+    statements = sql_of(layout, Snapshot(schemas={'public'}))
     assert 'routed on INSERT only' in statements[1] and 'key_update' not in statements[1]
     routed = shard_layout(partitioning='inheritance', primary_key=None, partition_by={'method': 'list', 'key': 'loc'},
                           route_via={'table': 'b', 'column': 'id', 'references': 'id'})
-    assert planned(routed, Snapshot(schemas={'public'}))[0] == [
+    assert sql_of(routed, Snapshot(schemas={'public'})) == [
         'CREATE TABLE "public"."r_lagos" ("id" integer NOT NULL, "city" text)']
 
 
@@ -484,7 +489,7 @@ def test_shard_refusals_and_absent():
     assert 'public.r_lagos exists and is not a plain table' in refusal(layout, snapshot)
     absent = shard_layout(state='absent')
     assert 'would drop the shard tables public.r_lagos' in refusal(absent, snapshot)
-    statements, _, _ = planned(shard_layout(state='absent', drop_data=True), snapshot)
+    statements = sql_of(shard_layout(state='absent', drop_data=True), snapshot)
     assert statements == ['DROP TABLE "public"."r_lagos"', 'DROP FUNCTION "public"."r_pgdist_key_guard"()']
 
 
@@ -498,15 +503,15 @@ def plain_layout(**params):
 
 
 def test_plain_table_created_then_converged_and_a_stale_check_dropped():
-    statements, outcome, _ = planned(plain_layout(), Snapshot(schemas={'public'}))
+    statements, outcome, result = planned(plain_layout(), Snapshot(schemas={'public'}))
     assert statements == ['CREATE TABLE "public"."countries" ("code" text NOT NULL, "name" text, PRIMARY KEY ("code"))']
     current = relation('public', 'countries', checks=['pgdist_bounds_efb32dae7778fa33'], primary_key=['code'])
     snapshot = Snapshot(relations={('public', 'countries'): current}, schemas={'public'},
                         columns={('public', 'countries'): [column('code', 'text', True), column('name', 'text')]})
-    assert planned(plain_layout(), snapshot)[0] == [
+    assert sql_of(plain_layout(), snapshot) == [
         'ALTER TABLE "public"."countries" DROP CONSTRAINT "pgdist_bounds_efb32dae7778fa33"']
     current['bound_checks'] = []
-    assert planned(plain_layout(), snapshot)[0] == []
+    assert sql_of(plain_layout(), snapshot) == []
 
 
 def test_plain_refuses_partition_options():
@@ -519,10 +524,10 @@ def test_plain_refuses_partition_options():
 # -- analyze ------------------------------------------------------------------------------
 
 def test_analyze_runs_last_and_changes_nothing():
-    statements, _, result = planned(layout_of(analyze=True), coordinator_snapshot(converged_children()))
+    statements, _outcome, result = planned(layout_of(analyze=True), coordinator_snapshot(converged_children()))
     assert statements == ['ANALYZE "public"."r"'] and not result.changes and result
-    statements, _, result = planned(inheritance_layout(analyze=True), Snapshot(schemas={'public'}, servers={'s1'}))
+    statements, _outcome, result = planned(inheritance_layout(analyze=True), Snapshot(schemas={'public'}, servers={'s1'}))
     assert statements[-1] == 'ANALYZE "public"."r", "public"."r_paris", "public"."r_lagos"' and result.changes
-    assert planned(shard_layout(analyze=True), Snapshot(schemas={'public'}))[0][-1] == 'ANALYZE "public"."r_lagos"'
-    assert planned(plain_layout(analyze=True), Snapshot(schemas={'public'}))[0][-1] == 'ANALYZE "public"."countries"'
-    assert planned(layout_of(analyze=True, state='absent'), Snapshot())[0] == []
+    assert sql_of(shard_layout(analyze=True), Snapshot(schemas={'public'}))[-1] == 'ANALYZE "public"."r_lagos"'
+    assert sql_of(plain_layout(analyze=True), Snapshot(schemas={'public'}))[-1] == 'ANALYZE "public"."countries"'
+    assert sql_of(layout_of(analyze=True, state='absent'), Snapshot()) == []
