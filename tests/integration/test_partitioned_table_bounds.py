@@ -73,10 +73,32 @@ def test_widened_and_narrowed_bounds_with_every_row_inside_are_accepted(built):
     assert built['shard2'].query('SELECT id FROM child2 WHERE range = 50', dbname=DB) == [(3,)]
 
 
+def test_bounds_pass_to_a_new_partition_in_one_run(built):
+    coordinator = built['coordinator']
+    coordinator.query("INSERT INTO parent VALUES (6, 'far', 350000)", dbname=DB)
+    wanted = partitions(child1_to=10, child2_from=10)
+    wanted[2] = dict(wanted[2], **{'from': 300000})
+    wanted.append({'name': 'child4', 'from': 200000, 'to': 300000})
+    run = run_tasks(tasks(built, wanted) + tasks(built, wanted))
+    results = run.results()
+    assert not any(result.get('failed') for result in results), run.stdout
+    assert [result['changed'] for result in results] == [False, False, True, False, False, False]
+    assert results[2]['queries'] == [
+        'ALTER TABLE "public"."parent" DETACH PARTITION "public"."child3"',
+        'CREATE TABLE "public"."child4" PARTITION OF "public"."parent" FOR VALUES FROM (\'200000\') TO (\'300000\')',
+        'ALTER TABLE "public"."parent" ATTACH PARTITION "public"."child3" FOR VALUES FROM (\'300000\') TO (MAXVALUE)']
+    coordinator.query("INSERT INTO parent VALUES (7, 'mid', 250000)", dbname=DB)
+    assert coordinator.query('SELECT tableoid::regclass::text, id FROM parent WHERE range >= 200000 ORDER BY 2',
+                             dbname=DB) == [('child3', 6), ('child4', 7)]
+
+
 def test_bounds_that_would_leave_rows_outside_are_refused_with_count_and_keys(built):
     built['coordinator'].query("INSERT INTO parent VALUES (4, 'a', 160000), (5, 'b', 190000)", dbname=DB)
     before = state(built)
-    run = run_tasks(tasks(built, partitions(child1_to=10, child2_from=10, child2_to=150000)))
+    narrowed = partitions(child1_to=10, child2_from=10, child2_to=150000)
+    narrowed[2] = dict(narrowed[2], **{'from': 300000})
+    narrowed.append({'name': 'child4', 'from': 200000, 'to': 300000})
+    run = run_tasks(tasks(built, narrowed))
     shard1, shard2, coordinator = run.results()
     assert not shard1.get('failed') and not shard1['changed']
     expected = ("partitions: child2: public.child2 holds 3 row(s) outside its new bounds FOR VALUES FROM ('10') TO "

@@ -168,6 +168,15 @@ def test_bound_change_with_every_row_inside_detaches_all_then_attaches():
         'LIMIT 1)')
 
 
+def test_values_pass_to_a_new_partition_in_one_run():
+    parts = [dict(PARTS[0], values=['paris']), PARTS[1], {'name': 'r_lyon', 'values': ['lyon']}]
+    children = [converged_children()[0], relation('public', 'r_paris', bound="FOR VALUES IN ('paris', 'lyon')")]
+    assert sql_of(layout_of(partitions=parts), coordinator_snapshot(children)) == [
+        'ALTER TABLE "public"."r" DETACH PARTITION "public"."r_paris"',
+        'CREATE TABLE "public"."r_lyon" PARTITION OF "public"."r" FOR VALUES IN (\'lyon\')',
+        'ALTER TABLE "public"."r" ATTACH PARTITION "public"."r_paris" FOR VALUES IN (\'paris\')']
+
+
 def test_bound_change_with_rows_outside_is_refused_with_count_and_keys():
     parts = [dict(PARTS[0], values=['lyon']), PARTS[1]]
     rows = Rows(outside={('public', 'r_paris'): (3, 'nice', 'paris')})

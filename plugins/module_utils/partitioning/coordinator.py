@@ -7,7 +7,7 @@ CoordinatorPlanner holds the steps both layouts share. Its subclasses are the
 strategies: declarative.py (PARTITION BY) and inheritance.py (the seeds'
 INHERITS children with a routing trigger). They implement the layout hooks:
 check_parent, create_parent, create_child, attach_existing, bound_changed,
-rebound, take_out, drop_child, row_movement and analyzed_tables, and set
+unbind, bind, take_out, drop_child, row_movement and analyzed_tables, and set
 PARENT_KIND (the relkind of their parent).
 """
 
@@ -53,13 +53,11 @@ class CoordinatorPlanner(Planner):
         self.validate_servers()
         self.ensure_schemas(set([layout.schema] + [part.schema for part in layout.partitions]))
         columns = self.reconcile_parent(parent)
-        self.reconcile_partitions()
-        if parent is not None:
-            self.primary_key(layout.table, layout.label, parent['primary_key'])
         listed = set(part.qualified for part in layout.partitions)
         unlisted = [key for key in snapshot.children if key not in listed]
-        for key in unlisted:
-            self.prune(key)
+        self.reconcile_partitions(unlisted)
+        if parent is not None:
+            self.primary_key(layout.table, layout.label, parent['primary_key'])
         self.row_movement()
         self.analyze(self.analyzed_tables())
         partitions = dict((part.name, part.view()) for part in layout.partitions)
@@ -95,17 +93,26 @@ class CoordinatorPlanner(Planner):
 
     # -- partitions ---------------------------------------------------------------------
 
-    def reconcile_partitions(self):
-        rebound = []
+    def reconcile_partitions(self, unlisted):
+        """What takes a partition out (prune, re-point, old bounds) is planned before what puts one in,
+        so bounds can pass from one partition to another in one run."""
+        added, rebound = [], []
+        for key in unlisted:
+            self.prune(key)
         for part in self.layout.partitions:
             current = self.snapshot.relation(part.qualified)
             if part.qualified not in self.snapshot.children:
-                self.add_partition(part, current)
-            elif not self.repointed(part, current):
+                added.append((part, current))
+            elif self.repointed(part, current):
+                added.append((part, None))
+            else:
                 if self.bound_changed(part, current):
                     rebound.append(part)
                 self.update_options(part, current)
-        self.rebound(rebound)
+        self.unbind(rebound)
+        for part, existing in added:
+            self.add_partition(part, existing)
+        self.bind(rebound)
 
     def add_partition(self, part, existing):
         if existing is None:
@@ -114,7 +121,7 @@ class CoordinatorPlanner(Planner):
             self.attach_existing(part, existing)
 
     def repointed(self, part, current):
-        """Re-create a partition that moves (local, server, remote table); refused when it holds rows."""
+        """Drop a partition that moves (local, server, remote table), to be created anew; refused with rows."""
         remote = remote_of(current)
         wanted_remote = part.remote if part.server else None
         if current['server'] == part.server and remote == wanted_remote:
@@ -126,7 +133,6 @@ class CoordinatorPlanner(Planner):
                                else 'a local table'))
         for statement in self.drop_child(part.table, foreign=bool(current['server'])):
             self.plan.add(statement)
-        self.create_child(part)
         return True
 
     def update_options(self, part, current):

@@ -61,16 +61,17 @@ class DeclarativePlanner(CoordinatorPlanner):
     def bound_changed(self, part, current):
         return parse_bound(current['bound']) != part.bound
 
-    def rebound(self, parts):
-        """New bounds: every row must fit them; all detached before any is attached, so bounds may shift."""
-        layout = self.layout
+    def unbind(self, parts):
+        """New bounds: every row must fit them. All are detached before any is attached (see bind)."""
         for part in parts:
             self.refuse_rows_outside(part, None, *self.hash_shape())
         self.check_default(parts)
         for part in parts:
-            self.plan.add(sql.detach_partition(layout.table, part.table))
+            self.plan.add(sql.detach_partition(self.layout.table, part.table))
+
+    def bind(self, parts):
         for part in parts:
-            self.plan.add(sql.attach_partition(layout.table, part.table, part.bound))
+            self.plan.add(sql.attach_partition(self.layout.table, part.table, part.bound))
 
     def check_default(self, rebound):
         """The default partition takes what the others do not: when they change, its rows must still fit."""

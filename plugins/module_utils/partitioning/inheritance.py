@@ -54,7 +54,7 @@ class InheritancePlanner(CoordinatorPlanner):
     def bound_changed(self, part, current):
         return current['bound_checks'] != self.wanted_checks(part)
 
-    def rebound(self, parts):
+    def unbind(self, parts):
         """New CHECK bounds: every row must fit them (PostgreSQL checks local children only)."""
         for part in parts:
             if self.wanted_checks(part):
@@ -62,6 +62,9 @@ class InheritancePlanner(CoordinatorPlanner):
         for part in parts:
             for name in self.snapshot.relation(part.qualified)['bound_checks']:
                 self.plan.add(sqlbuild.drop_constraint(part.table, name))
+
+    def bind(self, parts):
+        for part in parts:
             for constraint in self.child_constraints(part):
                 self.plan.add(sqlbuild.add_constraint(part.table, constraint))
 
