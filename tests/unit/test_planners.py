@@ -75,7 +75,8 @@ def coordinator_snapshot(children=(), parent_kind='p', columns=None, **extra):
     relations = dict(((child['schema'], child['name']), child) for child in children)
     relations[('public', 'r')] = relation('public', 'r', kind=parent_kind, strategy='l' if parent_kind == 'p' else None)
     values = dict(relations=relations, children=[(child['schema'], child['name']) for child in children],
-                  columns={('public', 'r'): columns or [dict(c) for c in CURRENT_COLUMNS]}, schemas={'public'}, servers={'s1', 's2'}, database='lib')
+                  columns={('public', 'r'): columns or [dict(c) for c in CURRENT_COLUMNS]}, schemas={'public'},
+                  servers={'s1', 's2'}, database='lib')
     values.update(extra)
     return Snapshot(**values)
 
@@ -140,7 +141,7 @@ def test_added_partition_and_column_default_compared_as_value():
     columns = COLUMNS + [{'name': 'n', 'type': 'int', 'default': 5}]
     current = CURRENT_COLUMNS + [column('n', 'integer', default='5', value='5')]
     statements = sql_of(layout_of(partitions=parts, columns=columns),
-                               coordinator_snapshot(converged_children(), columns=current))
+                        coordinator_snapshot(converged_children(), columns=current))
     assert statements == ['CREATE FOREIGN TABLE "public"."r_oslo" PARTITION OF "public"."r" FOR VALUES IN (\'oslo\') '
                           'SERVER "s2" OPTIONS ("fetch_size" \'50\', "schema_name" \'public\', '
                           '"table_name" \'r_oslo\')']
@@ -259,7 +260,7 @@ def test_pruned_table_is_attached_again_after_a_row_check():
                         schemas={'public'}, servers={'s1'})
     assert 'attaching h0 to the new table public.r' in refusal(hashed, existing, Rows(held={('public', 'h0')}))
     assert sql_of(hashed, existing)[1] == 'ALTER TABLE "public"."r" ATTACH PARTITION "public"."h0" FOR VALUES ' \
-                                              'WITH (MODULUS 1, REMAINDER 0)'
+                                          'WITH (MODULUS 1, REMAINDER 0)'
 
 
 @pytest.mark.parametrize('change, words', [
@@ -311,10 +312,10 @@ def test_key_update_move_adds_the_mover_and_refuse_removes_it():
     assert sql_of(layout_of(key_update='move'), installed) == []
     # an existing deployment converges to the default: no row trigger on the partitions
     assert sql_of(layout_of(), installed) == ['DROP TRIGGER "pgdist_move" ON "public"."r"',
-                                                  'DROP FUNCTION "public"."r_pgdist_move"()']
+                                              'DROP FUNCTION "public"."r_pgdist_move"()']
     # without a foreign partition there is nothing to move
     assert sql_of(layout_of(key_update='move', partitions=PARTS[:1]),
-                   coordinator_snapshot(converged_children()[1:])) == []
+                  coordinator_snapshot(converged_children()[1:])) == []
 
 
 def test_key_update_move_needs_declarative_partitioning():
@@ -535,7 +536,8 @@ def test_plain_refuses_partition_options():
 def test_analyze_runs_last_and_changes_nothing():
     statements, _outcome, result = planned(layout_of(analyze=True), coordinator_snapshot(converged_children()))
     assert statements == ['ANALYZE "public"."r"'] and not result.changes and result
-    statements, _outcome, result = planned(inheritance_layout(analyze=True), Snapshot(schemas={'public'}, servers={'s1'}))
+    statements, _outcome, result = planned(inheritance_layout(analyze=True),
+                                           Snapshot(schemas={'public'}, servers={'s1'}))
     assert statements[-1] == 'ANALYZE "public"."r", "public"."r_paris", "public"."r_lagos"' and result.changes
     assert sql_of(shard_layout(analyze=True), Snapshot(schemas={'public'}))[-1] == 'ANALYZE "public"."r_lagos"'
     assert sql_of(plain_layout(analyze=True), Snapshot(schemas={'public'}))[-1] == 'ANALYZE "public"."countries"'
