@@ -4,7 +4,9 @@
 """Catalog readers: the one place that knows where PostgreSQL keeps state.
 
 Each reader returns plain dicts (or None when the object does not exist),
-so reconcilers compare data, never SQL text.
+so reconcilers compare data, never SQL text. The queries are written here;
+where a name or a type is part of one, it is composed with psycopg2.sql like
+every other statement (sqlbuild.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,6 +17,7 @@ from ansible_collections.pgdist.cluster.plugins.module_utils.versions import has
 
 try:
     import psycopg2.extras
+    from psycopg2 import sql
 except ImportError:  # pragma: no cover - reported by the runner
     pass
 
@@ -103,6 +106,21 @@ def foreign_tables_of_server(conn, server):
           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
          WHERE s.srvname = %s ORDER BY 1""", (server,))
     return [row['name'] for row in rows]
+
+
+def fdw_exists(conn, name):
+    return fetch_one(conn, "SELECT 1 AS found FROM pg_catalog.pg_foreign_data_wrapper WHERE fdwname = %s",
+                     (name,)) is not None
+
+
+def fdw_validator(conn, fdw):
+    """schema and name of a foreign-data wrapper's validator function, or None."""
+    return fetch_one(conn, """
+        SELECT n.nspname AS schema, p.proname AS name
+          FROM pg_catalog.pg_foreign_data_wrapper w
+          JOIN pg_catalog.pg_proc p ON p.oid = w.fdwvalidator
+          JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+         WHERE w.fdwname = %s""", (fdw,))
 
 
 def user_mapping(conn, server, user):
@@ -205,11 +223,6 @@ def replication_slot(conn, name):
 # A whole table with all its partitions is read in a fixed number of queries,
 # whatever the number of partitions.
 
-def _composed():
-    from psycopg2 import sql
-    return sql
-
-
 def resolve_types(conn, names):
     """{type text: dict(oid, name, category, modin_schema, modin)} from the server's own parser.
 
@@ -227,27 +240,20 @@ def resolve_types(conn, names):
 
 def type_with_modifier(conn, type_oid, modin_schema, modin, modifiers):
     """format_type() of a type with its modifiers, as the type's own typmodin computes them."""
-    sql = _composed()
     query = sql.SQL('SELECT pg_catalog.format_type(%s, {}(%s::cstring[])) AS name').format(
         sql.Identifier(modin_schema, modin))
     return fetch_one(conn, query, (type_oid, [str(m) for m in modifiers]))['name']
 
 
 def canonical_values(conn, type_sql, values):
-    """Each value cast to the type and back to text, as the server prints it."""
-    sql = _composed()
+    """Each value cast to the type and back to text, as the server prints it.
+
+    type_sql is the server's own format_type() text (see resolve_types), the
+    one piece of SQL here not built from Identifier or Literal.
+    """
     query = sql.SQL('SELECT v::{}::text AS value FROM unnest(%s::text[]) WITH ORDINALITY AS u(v, n) ORDER BY n').format(
         sql.SQL(type_sql))
     return [row['value'] for row in fetch_all(conn, query, (list(values),))]
-
-
-def same_values(conn, type_sql, pairs):
-    """For each (a, b) text pair: whether both cast to the type are the same value."""
-    sql = _composed()
-    query = sql.SQL('SELECT a::{0} IS NOT DISTINCT FROM b::{0} AS same '
-                    'FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS u(a, b, n) ORDER BY n').format(
-        sql.SQL(type_sql))
-    return [row['same'] for row in fetch_all(conn, query, ([pair[0] for pair in pairs], [pair[1] for pair in pairs]))]
 
 
 def existing_schemas(conn, names):
@@ -317,40 +323,34 @@ def columns(conn, oids):
     return result
 
 
-def function_source(conn, schema, name):
-    """prosrc of a function without arguments, or None."""
-    row = fetch_one(conn, """
-        SELECT p.prosrc FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-         WHERE n.nspname = %s AND p.proname = %s AND p.pronargs = 0""", (schema, name))
-    return row['prosrc'] if row else None
+def function_sources(conn, names):
+    """{(schema, name): prosrc} of the functions without arguments named by (schema, name) pairs that exist."""
+    rows = fetch_all(conn, """
+        SELECT n.nspname AS schema, p.proname AS name, p.prosrc
+          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+          JOIN unnest(%s::text[], %s::text[]) AS w(schema, name) ON w.schema = n.nspname AND w.name = p.proname
+         WHERE p.pronargs = 0""", ([pair[0] for pair in names], [pair[1] for pair in names]))
+    return dict(((row['schema'], row['name']), row['prosrc']) for row in rows)
 
 
-def trigger_function(conn, table_oid, trigger):
-    """schema.name of the function a trigger calls, or None when there is no such trigger."""
-    row = fetch_one(conn, """
-        SELECT n.nspname || '.' || p.proname AS function FROM pg_catalog.pg_trigger t
+def triggers(conn, oids):
+    """{oid: {trigger name: 'schema.function'}} of the triggers users made on the tables."""
+    rows = fetch_all(conn, """
+        SELECT t.tgrelid AS oid, t.tgname AS name, n.nspname || '.' || p.proname AS function
+          FROM pg_catalog.pg_trigger t
           JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-         WHERE t.tgrelid = %s AND t.tgname = %s""", (table_oid, trigger))
-    return row['function'] if row else None
+         WHERE t.tgrelid = ANY(%s::oid[]) AND NOT t.tgisinternal""", (list(oids),))
+    result = dict((oid, {}) for oid in oids)
+    for row in rows:
+        result[row['oid']][row['name']] = row['function']
+    return result
 
 
-def has_rows(conn, schema, name):
-    """Whether a table (through its fdw for a foreign table) holds any row.
-
-    A failure (unreachable shard, missing remote table) is rolled back to a
-    savepoint and raised again, so the caller can refuse with a message.
-    """
-    sql = _composed()
+def row_check(conn, query):
+    """The one result row of a row check (partitioning.sql.has_rows, rows_outside)."""
     with conn.cursor() as cursor:
-        cursor.execute('SAVEPOINT pgdist_has_rows')
-        try:
-            cursor.execute(sql.SQL('SELECT EXISTS (SELECT 1 FROM {})').format(sql.Identifier(schema, name)))
-            found = cursor.fetchone()[0]
-        except Exception:
-            cursor.execute('ROLLBACK TO SAVEPOINT pgdist_has_rows')
-            raise
-        cursor.execute('RELEASE SAVEPOINT pgdist_has_rows')
-    return found
+        cursor.execute(query)
+        return cursor.fetchone()
 
 
 # -- cluster_info ---------------------------------------------------------------

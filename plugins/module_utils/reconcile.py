@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild, versions
+from ansible_collections.pgdist.cluster.plugins.module_utils.connection import pg_message, savepoint
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput, check_identifier
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import (
     SECRET_OPTIONS, Refusal, option_text, options_diff, redact_options)
@@ -24,10 +25,6 @@ try:
     from psycopg2 import sql
 except ImportError:  # pragma: no cover - reported by the runner
     pass
-
-
-def _present(params):
-    return params.get('state', 'present') == 'present'
 
 
 # -- database ----------------------------------------------------------------
@@ -45,7 +42,7 @@ def database(request):
         if params.get(field):
             check_identifier(params[field], field)
     current = catalog.database(request.conn, name)
-    if not _present(params):
+    if not request.present:
         if current:
             plan.add(sqlbuild.drop('DATABASE', name))
         return dict(before=current or {}, after={})
@@ -145,7 +142,7 @@ def user(request):
     params, plan, conn = request.params, request.plan, request.conn
     name = check_identifier(params['name'], 'name')
     current = catalog.role(conn, name)
-    if not _present(params):
+    if not request.present:
         if current:
             _require_admin_option(conn, name)
             plan.add(sqlbuild.drop('ROLE', name))
@@ -190,7 +187,7 @@ def extension(request):
     if params.get('schema'):
         check_identifier(params['schema'], 'schema')
     current = catalog.extension(conn, name)
-    if not _present(params):
+    if not request.present:
         if current:
             plan.add(sqlbuild.drop('EXTENSION', name, cascade=params['cascade']))
         return dict(before=current or {}, after={})
@@ -229,27 +226,15 @@ def validate_fdw_options(conn, fdw, catalog_table, options, field):
     naming the version it needs.
     """
     versions.require_fdw_options(conn, fdw, catalog_table, options, field)
-    validator = catalog.fetch_one(conn, """
-        SELECT n.nspname AS schema, p.proname AS name
-          FROM pg_catalog.pg_foreign_data_wrapper w
-          JOIN pg_catalog.pg_proc p ON p.oid = w.fdwvalidator
-          JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-         WHERE w.fdwname = %s""", (fdw,))
+    validator = catalog.fdw_validator(conn, fdw)
     if validator is None or not options:
         return
     items = ['%s=%s' % (key, option_text(value)) for key, value in options.items()]
-    query = sql.SQL('SELECT {}(%s::text[], %s::regclass::oid)').format(
-        sql.Identifier(validator['schema'], validator['name']))
-    with conn.cursor() as cursor:
-        cursor.execute('SAVEPOINT pgdist_validate')
-        try:
-            cursor.execute(query, (items, catalog_table))
-        except psycopg2.Error as exc:
-            cursor.execute('ROLLBACK TO SAVEPOINT pgdist_validate')
-            detail = (exc.diag.message_primary or str(exc)).strip()
-            hint = (' (%s)' % exc.diag.message_hint) if exc.diag.message_hint else ''
-            raise InvalidInput('%s: %s%s' % (field, detail, hint))
-        cursor.execute('RELEASE SAVEPOINT pgdist_validate')
+    try:
+        with savepoint(conn, 'pgdist_validate'), conn.cursor() as cursor:
+            cursor.execute(sqlbuild.validator_call(validator['schema'], validator['name']), (items, catalog_table))
+    except psycopg2.Error as exc:
+        raise InvalidInput('%s: %s' % (field, pg_message(exc, with_hint=True)))
 
 
 # -- foreign server -------------------------------------------------------------
@@ -258,7 +243,7 @@ def foreign_server(request):
     params, plan, conn = request.params, request.plan, request.conn
     name = check_identifier(params['name'], 'name')
     current = catalog.foreign_server(conn, name)
-    if not _present(params):
+    if not request.present:
         if current:
             dependents = catalog.foreign_tables_of_server(conn, name)
             if dependents and not params['cascade']:
@@ -278,8 +263,7 @@ def foreign_server(request):
         for key in options:
             check_identifier(key, 'options')
     if current is None:
-        if catalog.fetch_one(conn, 'SELECT 1 AS found FROM pg_catalog.pg_foreign_data_wrapper WHERE fdwname = %s',
-                             (fdw,)) is None:
+        if not catalog.fdw_exists(conn, fdw):
             raise InvalidInput('fdw: foreign-data wrapper %r does not exist in this database; create its '
                                'extension first (pgdist.cluster.extension name=%s)' % (fdw, fdw))
         validate_fdw_options(conn, fdw, 'pg_catalog.pg_foreign_server', options, 'options')
@@ -335,7 +319,7 @@ def user_mapping(request):
         for key in SECRET_OPTIONS:
             request.secret(current['options'].get(key))
     before = dict(current, options=redact_options(current['options'])) if current else {}
-    if not _present(params):
+    if not request.present:
         if current:
             plan.add(sqlbuild.drop_user_mapping(params['user'], server))
         return dict(before=before, after={})

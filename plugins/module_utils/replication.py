@@ -25,7 +25,7 @@ __metaclass__ = type
 import uuid
 
 from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild, versions
-from ansible_collections.pgdist.cluster.plugins.module_utils.connection import scrub
+from ansible_collections.pgdist.cluster.plugins.module_utils.connection import pg_message, savepoint, scrub
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import (
     InvalidInput, check_identifier, split_qualified)
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import REDACTED, Refusal
@@ -39,10 +39,6 @@ except ImportError:  # pragma: no cover - reported by the runner
 PUBLISH_ACTIONS = ('insert', 'update', 'delete', 'truncate')
 TABLE_KINDS = ('r', 'p')
 FORBIDDEN_IN_FILTER = (';', '--', '/*', '*/', '\\', '$')
-
-
-def _present(params):
-    return params.get('state', 'present') != 'absent'
 
 
 # -- publication ---------------------------------------------------------------
@@ -74,16 +70,12 @@ def check_row_filter(where, field):
 def server_row_filter(conn, schema, table, where, field):
     """The filter as the server stores it (pg_get_expr), from a probe publication rolled back at once."""
     probe = 'pgdist_probe_' + uuid.uuid4().hex
-    with conn.cursor() as cursor:
-        cursor.execute('SAVEPOINT pgdist_probe')
-        try:
+    try:
+        with savepoint(conn, 'pgdist_probe', keep=False), conn.cursor() as cursor:
             cursor.execute(sqlbuild.create_publication(probe, objects=[(schema, table, where, None)]))
             stored = catalog.publication(conn, probe)
-        except psycopg2.Error as exc:
-            cursor.execute('ROLLBACK TO SAVEPOINT pgdist_probe')
-            raise InvalidInput('%s: PostgreSQL refused the row filter: %s'
-                               % (field, (exc.diag.message_primary or str(exc)).strip()))
-        cursor.execute('ROLLBACK TO SAVEPOINT pgdist_probe')
+    except psycopg2.Error as exc:
+        raise InvalidInput('%s: PostgreSQL refused the row filter: %s' % (field, pg_message(exc)))
     tables = stored['tables']
     if stored['tables_in_schema'] or len(tables) != 1 or (tables[0]['schema'], tables[0]['name']) != (schema, table):
         raise InvalidInput('%s must be one expression on %s.%s' % (field, schema, table))
@@ -157,7 +149,7 @@ def publication(request):
         tables, schemas, publish = _current_publication(row)
         current = _publication_view(name, row['owner'], row['all_tables'], tables, schemas, publish,
                                     row['publish_via_partition_root'])
-    if not _present(params):
+    if not request.present:
         if row:
             plan.add(sqlbuild.drop('PUBLICATION', name))
         return dict(before=current or {}, after={})
@@ -317,7 +309,7 @@ def subscription(request):
     current_connection = psycopg2.extensions.parse_dsn(row['conninfo']) if row else {}
     _secret_password(request, current_connection.get('password'))
     before = _subscription_view(row, current_connection) if row else {}
-    if not _present(params):
+    if not request.present:
         orphaned = _plan_drop(request, name, row, current_connection) if row else None
         return dict(before=before, after={}, orphaned_slot=orphaned)
 

@@ -35,7 +35,11 @@ class Request(object):
         self.params = module.params
         self.conn = conn
         self.plan = plan
-        self.check_mode = module.check_mode
+
+    @property
+    def present(self):
+        """Whether the object should exist: any state but absent (present, refresh)."""
+        return self.params.get('state', 'present') != 'absent'
 
     def secret(self, value):
         """Register a value that must never be shown (queries, messages, output)."""
@@ -66,12 +70,11 @@ def build_module(argument_spec, **kwargs):
     return AnsibleModule(argument_spec=spec, supports_check_mode=True, **kwargs)
 
 
-def run_module(argument_spec, reconcile, autocommit=False, connect_db=None, **module_kwargs):
+def run_module(argument_spec, reconcile, autocommit=False, **module_kwargs):
     """Run reconcile(request) -> dict(before=, after=, **extra) under the module contract.
 
     autocommit is for statements that cannot run in a transaction block
-    (CREATE/DROP DATABASE); connect_db picks the database to connect to
-    from the params when it is not the `db` option.
+    (CREATE/DROP DATABASE).
     """
     module = build_module(argument_spec, **module_kwargs)
     plan = Plan()
@@ -79,8 +82,7 @@ def run_module(argument_spec, reconcile, autocommit=False, connect_db=None, **mo
     if not HAS_PSYCOPG2:
         module.fail_json(msg=missing_required_lib('psycopg2'), exception=str(PSYCOPG2_IMPORT_ERROR))
     try:
-        conn = connect(module.params, dbname=connect_db(module.params) if connect_db else None,
-                       autocommit=autocommit)
+        conn = connect(module.params, autocommit=autocommit)
     except ConnectionFailure as exc:
         module.fail_json(msg=str(exc))
     request = Request(module, conn, plan)
@@ -115,7 +117,7 @@ def run_module(argument_spec, reconcile, autocommit=False, connect_db=None, **mo
         module.warn(warning)
     before = outcome.pop('before', None)
     after = outcome.pop('after', None)
-    result = dict(changed=bool(plan), queries=queries, **outcome)
+    result = dict(changed=plan.changes, queries=queries, **outcome)
     if before is not None or after is not None:
         result['diff'] = dict(before=before or {}, after=after or {})
     module.exit_json(**result)
