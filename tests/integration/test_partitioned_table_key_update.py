@@ -47,8 +47,9 @@ def key_in(coordinator, remainder, above):
 
 
 def triggers(coordinator):
+    # A partition's clone of its parent's trigger is tgisinternal up to PostgreSQL 14 (tgparentid names the parent's).
     return coordinator.query("SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE NOT tgisinternal "
-                             "ORDER BY 1, 2", dbname=DB)
+                             "OR tgparentid <> 0 ORDER BY 1, 2", dbname=DB)
 
 
 @pytest.fixture(scope='module')
@@ -142,7 +143,8 @@ def test_shard_without_a_guard_gets_it_then_changes_nothing(deployed):
 
 def test_analyze_refreshes_statistics_without_a_change(deployed):
     coordinator = deployed['coordinator']
-    assert coordinator.scalar("SELECT reltuples FROM pg_class WHERE relname = 'accounts_p0'", dbname=DB) == -1
+    # Never analyzed: -1 from PostgreSQL 14 on, 0 before.
+    assert coordinator.scalar("SELECT reltuples FROM pg_class WHERE relname = 'accounts_p0'", dbname=DB) <= 0
     run = run_tasks([coordinator_task(deployed, analyze=True)])
     assert run.ok, run.stdout
     result = run.results()[0]
