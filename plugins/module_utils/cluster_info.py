@@ -35,7 +35,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild
-from ansible_collections.pgdist.cluster.plugins.module_utils.connection import scrub
+from ansible_collections.pgdist.cluster.plugins.module_utils.connection import savepoint, scrub
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput, split_qualified
 from ansible_collections.pgdist.cluster.plugins.module_utils.node_plan import MANAGED_SETTINGS, OBSERVED_SETTINGS
 from ansible_collections.pgdist.cluster.plugins.module_utils.topology import remote_table
@@ -49,9 +49,6 @@ except ImportError:  # pragma: no cover - reported by the runner
 
 # The settings the roles manage (node_plan.MANAGED_SETTINGS, the one list) and a few that size the node.
 DEFAULT_SETTINGS = MANAGED_SETTINGS + OBSERVED_SETTINGS
-
-# Conninfo keywords whose values are secrets.
-CONNINFO_SECRETS = ('password', 'sslpassword')
 
 SAVEPOINT = 'pgdist_cluster_info'
 PROBE_SETTINGS = 'pgdist_probe_settings'
@@ -83,14 +80,11 @@ class Collector(object):
 
     def guarded(self, work):
         """Run work() in a savepoint that is always rolled back; return (value, error)."""
-        self.execute(sqlbuild.savepoint(SAVEPOINT))
         try:
-            return work(), None
+            with savepoint(self.conn, SAVEPOINT, keep=False):
+                return work(), None
         except psycopg2.Error as exc:
             return None, self.message(exc)
-        finally:
-            self.execute(sqlbuild.rollback_to_savepoint(SAVEPOINT))
-            self.execute(sqlbuild.release_savepoint(SAVEPOINT))
 
     # -- sections ----------------------------------------------------------------
 
@@ -157,7 +151,7 @@ class Collector(object):
                 result['reachable'] = False
         return result, estimates
 
-    def tables(self, servers, reachability, remote_estimates):
+    def tables(self, reachability, remote_estimates):
         wanted = None
         if self.params.get('tables'):
             wanted = set(split_qualified(name, 'tables') for name in self.params['tables'])
@@ -176,7 +170,7 @@ class Collector(object):
             entry = dict(schema=row['schema'], name=row['name'], method=row['method'],
                          partition_key=row['partition_key'], triggers=row['triggers'], partitions=[])
             if row['method'] == 'inheritance':
-                entry['parent_rows'] = self.count('local', row, None, reachability, remote_estimates, mode)
+                entry['parent_rows'] = self.count('local', row, reachability, remote_estimates, mode)
             tables['%s.%s' % (row['schema'], row['name'])] = entry
             by_oid[row['oid']] = entry
         for row in children:
@@ -191,8 +185,8 @@ class Collector(object):
                     part['remote_table'] = '%s.%s' % remote_table(row['schema'], row['name'], options)
                 part['foreign_options'] = dict((k, v) for k, v in options.items() if k not in SECRET_OPTIONS)
             if kind != 'partitioned':
-                part['rows'], part['rows_error'] = self.count(kind, row, servers, reachability,
-                                                              remote_estimates, mode)
+                part['rows'], part['rows_error'] = self.count(kind, row, reachability, remote_estimates,
+                                                              mode)
             by_oid[row['root']]['partitions'].append(part)
         for entry in tables.values():
             entry['partition_count'] = len([p for p in entry['partitions'] if p['kind'] != 'partitioned'])
@@ -218,7 +212,7 @@ class Collector(object):
             totals['local'] = (totals.get('local') or 0) + entry['parent_rows'][0]
         return totals
 
-    def count(self, kind, row, servers, reachability, remote_estimates, mode):
+    def count(self, kind, row, reachability, remote_estimates, mode):
         """(rows, error) for one leaf under the requested mode."""
         if mode == 'none':
             return None, None
@@ -291,7 +285,7 @@ class Collector(object):
             info['user_mappings'] = mappings
             info['unreachable_servers'] = sorted(n for n, s in servers.items() if s['reachable'] is False)
         if 'tables' in gather:
-            info['tables'] = self.tables(servers, reachability, remote_estimates)
+            info['tables'] = self.tables(reachability, remote_estimates)
         if 'replication' in gather:
             info['publications'] = dict((row.pop('name'), row) for row in catalog.all_publications(self.conn))
             info['subscriptions'] = self.subscriptions()
@@ -323,7 +317,7 @@ def strip_conninfo_secrets(conninfo, register=None):
         parts = psycopg2.extensions.parse_dsn(conninfo)
     except psycopg2.Error:
         return None
-    for key in CONNINFO_SECRETS:
+    for key in SECRET_OPTIONS:
         value = parts.pop(key, None)
         if register:
             register(value)

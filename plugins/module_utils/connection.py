@@ -6,11 +6,19 @@
 Options left unset are not passed to libpq, so its environment defaults
 (PGHOST, PGPORT, PGUSER, PGPASSFILE, ...) still apply. Without a host libpq
 uses its unix socket, in ``login_unix_socket`` when given.
+
+Also here: savepoint(), for the probes and row checks that may fail without
+aborting the module's transaction, and pg_message(), the one way an error of
+the server becomes part of one of our messages.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+from contextlib import contextmanager
+
+from ansible_collections.pgdist.cluster.plugins.module_utils import sqlbuild
 
 try:
     import psycopg2
@@ -84,3 +92,35 @@ def connect(params, dbname=None, autocommit=False):
         raise ConnectionFailure('unable to connect to PostgreSQL at %s: %s' % (describe_target(kwargs), reason))
     conn.autocommit = autocommit
     return conn
+
+
+def pg_message(exc, with_hint=False):
+    """The primary message of a server error (without the ERROR: prefix), optionally with its hint."""
+    diag = getattr(exc, 'diag', None)
+    message = ((diag and diag.message_primary) or str(exc)).strip()
+    if with_hint and diag is not None and diag.message_hint:
+        message += ' (%s)' % diag.message_hint
+    return message
+
+
+@contextmanager
+def savepoint(conn, name, keep=True):
+    """Run the block inside SAVEPOINT name, so a failure in it leaves the transaction usable.
+
+    On an exception the savepoint is rolled back (and released) and the
+    exception goes on. At the end of the block it is released (keep=True) or
+    rolled back first (keep=False: a probe whose effects must not stay).
+    """
+    def run(*queries):
+        with conn.cursor() as cursor:
+            for query in queries:
+                cursor.execute(query)
+    run(sqlbuild.savepoint(name))
+    try:
+        yield
+    except Exception:
+        run(sqlbuild.rollback_to_savepoint(name), sqlbuild.release_savepoint(name))
+        raise
+    if not keep:
+        run(sqlbuild.rollback_to_savepoint(name))
+    run(sqlbuild.release_savepoint(name))

@@ -275,7 +275,9 @@ def _tables(inventory, host, node, placed, reference_specs):
     """partitioned_table arguments of every table host holds, in the order they are applied."""
     tables = []
     if 'coordinator' in node['roles']:
-        tables += coordinator_tables(placed)
+        # ANALYZE after bulk loads: autovacuum never analyzes foreign partitions.
+        analyze = flag(inventory.variables['analyze_tables'], 'pgdist_analyze_tables')
+        tables += [dict(spec, analyze=True) if analyze else spec for spec in coordinator_tables(placed)]
     if 'shard' in node['roles']:
         tables += [dict(spec, as_fdw_user=True) for spec in shard_tables(placed, host)]
     if 'replica' in node['roles']:
@@ -318,8 +320,6 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
     node['user_mappings'] = [dict(server=shard['server'], user=user) for shard in shards
                              for user in variables['fdw_mapped_users']] if is_coordinator else []
     node['tables'] = _tables(inventory, host, node, placed, reference_specs)
-    node['analyze'] = [qualified_name(table['name']) for table in placed] \
-        if is_coordinator and flag(variables['analyze_tables'], 'pgdist_analyze_tables') else []
     reference_names = [qualified_name(spec['name']) for spec in reference_specs]
     node.update(_replication_part(inventory, host, node, placed, reference_names))
     return node

@@ -6,6 +6,8 @@
 Reconcilers add psycopg2.sql statements to a Plan, naming the secret values
 each statement carries. The Plan renders them for the `queries` result with
 every secret replaced by ********, and executes them (or not, in check mode).
+A statement that alters nothing a user manages (ANALYZE: statistics only)
+runs and is shown like the others but does not make the task changed.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,7 +21,7 @@ except ImportError:  # pragma: no cover - reported by the runner
 
 REDACTED = '********'
 
-# Generic options whose values are secrets wherever they appear.
+# Generic options (and conninfo keywords) whose values are secrets wherever they appear.
 SECRET_OPTIONS = ('password', 'sslpassword')
 
 
@@ -33,22 +35,40 @@ class Plan(object):
         self.secrets = set()
         self.warnings = []
         self.outside_transaction = set()
+        self.maintenance = set()
         self.committed = 0
 
-    def add(self, query, secrets=(), in_transaction=True):
+    def add(self, query, secrets=(), in_transaction=True, alters=True):
         """Queue one statement; secrets are values that must never be shown.
 
         in_transaction=False marks a statement PostgreSQL refuses in a
         transaction block (CREATE SUBSCRIPTION with a slot, ...): see apply().
+        alters=False marks one that changes no managed state (see above).
         """
         self.statements.append(query)
         self.secrets.update(s for s in secrets if s)
         if not in_transaction:
             self.outside_transaction.add(len(self.statements) - 1)
+        if not alters:
+            self.maintenance.add(len(self.statements) - 1)
         return query
+
+    def extend(self, other):
+        """Append another plan's statements (with their marks), secrets and warnings."""
+        offset = len(self.statements)
+        self.statements.extend(other.statements)
+        self.secrets.update(other.secrets)
+        self.warnings.extend(other.warnings)
+        self.outside_transaction.update(index + offset for index in other.outside_transaction)
+        self.maintenance.update(index + offset for index in other.maintenance)
 
     def warn(self, message):
         self.warnings.append(message)
+
+    @property
+    def changes(self):
+        """Whether a statement that alters something is planned: the task's `changed`."""
+        return len(self.maintenance) < len(self.statements)
 
     def __bool__(self):
         return bool(self.statements)

@@ -13,7 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild
+from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild, versions
+from ansible_collections.pgdist.cluster.plugins.module_utils.connection import pg_message, savepoint
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import (
     InvalidInput, check_identifier, split_qualified)
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import (
@@ -25,10 +26,6 @@ try:
     from psycopg2 import sql
 except ImportError:  # pragma: no cover - reported by the runner
     pass
-
-
-def _present(params):
-    return params.get('state', 'present') == 'present'
 
 
 # -- database ----------------------------------------------------------------
@@ -46,7 +43,7 @@ def database(request):
         if params.get(field):
             check_identifier(params[field], field)
     current = catalog.database(request.conn, name)
-    if not _present(params):
+    if not request.present:
         if current:
             plan.add(sqlbuild.drop('DATABASE', name))
         return dict(before=current or {}, after={})
@@ -111,12 +108,44 @@ def _role_view(row):
     return view
 
 
+def _require_admin_option(conn, name):
+    """From PostgreSQL 16 on, CREATEROLE alone no longer lets a role alter or drop another role: it needs
+    the ADMIN OPTION on it (which a role gets on the roles it creates). Refuse before anything runs."""
+    if versions.has(conn, 16) and name != catalog.current_user(conn) and not catalog.can_admin_role(conn, name):
+        user = catalog.current_user(conn)
+        raise Refusal('name: %s may not alter or drop role %s: from PostgreSQL 16 on that needs the ADMIN OPTION '
+                      'on %s, CREATEROLE alone no longer suffices (as a superuser or a role holding it: '
+                      'GRANT %s TO %s WITH ADMIN OPTION)' % (user, name, name, name, user))
+
+
+def _stored_verifier(request, password, current):
+    """The verifier to store for password, or None when the stored one already verifies it.
+
+    PostgreSQL 18 deprecates MD5 passwords: there a matching MD5 verifier is stored again as SCRAM-SHA-256
+    (the same password), with a warning.
+    """
+    name = current['name']
+    if not catalog.can_read_authid(request.conn):
+        request.plan.warn('cannot read pg_authid to compare the password of %s; it is set on every run' % name)
+        return scram_verifier(password)
+    if password == '':
+        return None if not current['password'] else ''
+    if not password_matches(password, current['password'], name):
+        return scram_verifier(password)
+    if current['password'].startswith('md5') and versions.has(request.conn, 18):
+        request.plan.warn('role %s had its password stored as MD5, which PostgreSQL 18 deprecates; it is stored '
+                          'again as SCRAM-SHA-256 (the password itself is unchanged)' % name)
+        return scram_verifier(password)
+    return None
+
+
 def user(request):
     params, plan, conn = request.params, request.plan, request.conn
     name = check_identifier(params['name'], 'name')
     current = catalog.role(conn, name)
-    if not _present(params):
+    if not request.present:
         if current:
+            _require_admin_option(conn, name)
             plan.add(sqlbuild.drop('ROLE', name))
         return dict(before=_role_view(current), after={})
     wanted = _wanted_role_attributes(params)
@@ -132,16 +161,11 @@ def user(request):
     new_limit = limit if limit is not None and limit != current['connection_limit'] else None
     verifier = None
     if password is not None and params['update_password'] == 'always':
-        if not catalog.can_read_authid(conn):
-            plan.warn('cannot read pg_authid to compare the password of %s; it is set on every run' % name)
-            verifier = scram_verifier(password)
-        elif password == '':
-            verifier = None if not current['password'] else ''
-        elif not password_matches(password, current['password'], name):
-            verifier = scram_verifier(password)
+        verifier = _stored_verifier(request, password, current)
     if verifier is not None:
         request.secret(verifier)
     if changed_attributes or new_limit is not None or verifier is not None:
+        _require_admin_option(conn, name)
         statement = sqlbuild.alter_role(name, _attribute_keywords(changed_attributes),
                                         None if verifier == '' else verifier, new_limit)
         if verifier == '':
@@ -164,7 +188,7 @@ def extension(request):
     if params.get('schema'):
         check_identifier(params['schema'], 'schema')
     current = catalog.extension(conn, name)
-    if not _present(params):
+    if not request.present:
         if current:
             plan.add(sqlbuild.drop('EXTENSION', name, cascade=params['cascade']))
         return dict(before=current or {}, after={})
@@ -199,28 +223,19 @@ def validate_fdw_options(conn, fdw, catalog_table, options, field):
     The validator is the function PostgreSQL calls on CREATE/ALTER; calling
     it directly inside a savepoint checks option names (and values it
     checks) in check mode too, and turns its error into one naming field.
+    An option of a newer postgres_fdw than the server's is refused first,
+    naming the version it needs.
     """
-    validator = catalog.fetch_one(conn, """
-        SELECT n.nspname AS schema, p.proname AS name
-          FROM pg_catalog.pg_foreign_data_wrapper w
-          JOIN pg_catalog.pg_proc p ON p.oid = w.fdwvalidator
-          JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-         WHERE w.fdwname = %s""", (fdw,))
+    versions.require_fdw_options(conn, fdw, catalog_table, options, field)
+    validator = catalog.fdw_validator(conn, fdw)
     if validator is None or not options:
         return
     items = ['%s=%s' % (key, option_text(value)) for key, value in options.items()]
-    query = sql.SQL('SELECT {}(%s::text[], %s::regclass::oid)').format(
-        sql.Identifier(validator['schema'], validator['name']))
-    with conn.cursor() as cursor:
-        cursor.execute('SAVEPOINT pgdist_validate')
-        try:
-            cursor.execute(query, (items, catalog_table))
-        except psycopg2.Error as exc:
-            cursor.execute('ROLLBACK TO SAVEPOINT pgdist_validate')
-            detail = (exc.diag.message_primary or str(exc)).strip()
-            hint = (' (%s)' % exc.diag.message_hint) if exc.diag.message_hint else ''
-            raise InvalidInput('%s: %s%s' % (field, detail, hint))
-        cursor.execute('RELEASE SAVEPOINT pgdist_validate')
+    try:
+        with savepoint(conn, 'pgdist_validate'), conn.cursor() as cursor:
+            cursor.execute(sqlbuild.validator_call(validator['schema'], validator['name']), (items, catalog_table))
+    except psycopg2.Error as exc:
+        raise InvalidInput('%s: %s' % (field, pg_message(exc, with_hint=True)))
 
 
 # -- foreign server -------------------------------------------------------------
@@ -229,7 +244,7 @@ def foreign_server(request):
     params, plan, conn = request.params, request.plan, request.conn
     name = check_identifier(params['name'], 'name')
     current = catalog.foreign_server(conn, name)
-    if not _present(params):
+    if not request.present:
         if current:
             dependents = catalog.foreign_tables_of_server(conn, name)
             if dependents and not params['cascade']:
@@ -249,7 +264,7 @@ def foreign_server(request):
         for key in options:
             check_identifier(key, 'options')
     if current is None:
-        if catalog.foreign_data_wrapper_exists(conn, fdw):
+        if catalog.fdw_exists(conn, fdw):
             validate_fdw_options(conn, fdw, 'pg_catalog.pg_foreign_server', options, 'options')
         else:
             request.assume_created('foreign-data wrapper %s' % fdw,
@@ -310,7 +325,7 @@ def user_mapping(request):
         for key in SECRET_OPTIONS:
             request.secret(current['options'].get(key))
     before = dict(current, options=redact_options(current['options'])) if current else {}
-    if not _present(params):
+    if not request.present:
         if current:
             plan.add(sqlbuild.drop_user_mapping(params['user'], server))
         return dict(before=before, after={})

@@ -24,8 +24,8 @@ __metaclass__ = type
 
 import uuid
 
-from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild
-from ansible_collections.pgdist.cluster.plugins.module_utils.connection import scrub
+from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild, versions
+from ansible_collections.pgdist.cluster.plugins.module_utils.connection import pg_message, savepoint, scrub
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import (
     InvalidInput, check_identifier, split_qualified)
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import REDACTED, Refusal
@@ -39,10 +39,6 @@ except ImportError:  # pragma: no cover - reported by the runner
 PUBLISH_ACTIONS = ('insert', 'update', 'delete', 'truncate')
 TABLE_KINDS = ('r', 'p')
 FORBIDDEN_IN_FILTER = (';', '--', '/*', '*/', '\\', '$')
-
-
-def _present(params):
-    return params.get('state', 'present') != 'absent'
 
 
 # -- publication ---------------------------------------------------------------
@@ -74,16 +70,12 @@ def check_row_filter(where, field):
 def server_row_filter(conn, schema, table, where, field):
     """The filter as the server stores it (pg_get_expr), from a probe publication rolled back at once."""
     probe = 'pgdist_probe_' + uuid.uuid4().hex
-    with conn.cursor() as cursor:
-        cursor.execute('SAVEPOINT pgdist_probe')
-        try:
+    try:
+        with savepoint(conn, 'pgdist_probe', keep=False), conn.cursor() as cursor:
             cursor.execute(sqlbuild.create_publication(probe, objects=[(schema, table, where, None)]))
             stored = catalog.publication(conn, probe)
-        except psycopg2.Error as exc:
-            cursor.execute('ROLLBACK TO SAVEPOINT pgdist_probe')
-            raise InvalidInput('%s: PostgreSQL refused the row filter: %s'
-                               % (field, (exc.diag.message_primary or str(exc)).strip()))
-        cursor.execute('ROLLBACK TO SAVEPOINT pgdist_probe')
+    except psycopg2.Error as exc:
+        raise InvalidInput('%s: PostgreSQL refused the row filter: %s' % (field, pg_message(exc)))
     tables = stored['tables']
     if stored['tables_in_schema'] or len(tables) != 1 or (tables[0]['schema'], tables[0]['name']) != (schema, table):
         raise InvalidInput('%s must be one expression on %s.%s' % (field, schema, table))
@@ -111,10 +103,12 @@ def _wanted_tables(request, tables):
         if columns is not None:
             if not isinstance(columns, list) or not columns:
                 raise InvalidInput('%s.columns must be a non-empty list of column names' % field)
+            versions.require(conn, 15, '%s.columns (a column list)' % field)
             columns = sorted(set(check_identifier(column, field + '.columns') for column in columns))
         where = item.get('where')
         if where is not None:
             check_row_filter(where, field + '.where')
+            versions.require(conn, 15, '%s.where (a row filter)' % field)
             # A table check mode has not created cannot parse its filter: it is shown as given.
             if kind is not None:
                 where = server_row_filter(conn, schema, table, where, field + '.where')
@@ -125,6 +119,8 @@ def _wanted_tables(request, tables):
 
 
 def _wanted_schemas(request, schemas):
+    if schemas:
+        versions.require(request.conn, 15, 'tables_in_schema')
     for index, schema in enumerate(schemas):
         check_identifier(schema, 'tables_in_schema[%d]' % index)
         if not catalog.schema_exists(request.conn, schema):
@@ -159,7 +155,7 @@ def publication(request):
         tables, schemas, publish = _current_publication(row)
         current = _publication_view(name, row['owner'], row['all_tables'], tables, schemas, publish,
                                     row['publish_via_partition_root'])
-    if not _present(params):
+    if not request.present:
         if row:
             plan.add(sqlbuild.drop('PUBLICATION', name))
         return dict(before=current or {}, after={}, replica_identity_full=[])
@@ -246,8 +242,10 @@ def _plan_membership(plan, name, tables, schemas, wanted_tables, wanted_schemas)
 
 CONNECTION_KEYS = ('host', 'port', 'dbname', 'user', 'password', 'sslmode', 'sslrootcert', 'application_name')
 ALTERABLE_OPTIONS = ('binary', 'streaming', 'disable_on_error', 'synchronous_commit')
+# Options newer than PostgreSQL 13: {option: (first major, what older servers always do)}.
+NEWER_OPTIONS = dict(binary=(14, False), streaming=(14, 'off'), disable_on_error=(15, False))
 STREAMING = {'true': 'on', 't': 'on', 'on': 'on', 'false': 'off', 'f': 'off', 'off': 'off',
-             'p': 'parallel', 'parallel': 'parallel'}
+             'parallel': 'parallel'}
 
 
 def conninfo_quote(value):
@@ -285,6 +283,21 @@ def streaming_mode(value, field='options.streaming'):
     return STREAMING[text]
 
 
+def server_options(conn, options):
+    """The options this server has: one it lacks is refused when it asks for something else than what
+    the server always does, and left out of the statements when it asks for just that."""
+    usable = dict(options)
+    if usable.get('streaming') == 'parallel':
+        versions.require(conn, 16, 'options.streaming: parallel')
+    for key in sorted(NEWER_OPTIONS):
+        first, implied = NEWER_OPTIONS[key]
+        if usable.get(key) is not None and not versions.has(conn, first):
+            if usable[key] != implied:
+                versions.require(conn, first, 'options.%s: %s' % (key, str(usable[key]).lower()))
+            usable[key] = None
+    return usable
+
+
 def _subscription_view(row, connection):
     view = dict((key, row[key]) for key in ('name', 'enabled', 'binary', 'disable_on_error', 'synchronous_commit',
                                             'slot_name'))
@@ -312,12 +325,13 @@ def subscription(request):
     current_connection = psycopg2.extensions.parse_dsn(row['conninfo']) if row else {}
     _secret_password(request, current_connection.get('password'))
     before = _subscription_view(row, current_connection) if row else {}
-    if not _present(params):
+    if not request.present:
         orphaned = _plan_drop(request, name, row, current_connection) if row else None
         return dict(before=before, after={}, orphaned_slot=orphaned)
 
     options = dict(params.get('options') or {})
     options['streaming'] = streaming_mode(options.get('streaming'))
+    options = server_options(conn, options)
     if options.get('slot_name') is not None:
         check_identifier(options['slot_name'], 'options.slot_name')
     publications = params.get('publications')
@@ -338,7 +352,8 @@ def subscription(request):
                  in_transaction=given.get('create_slot') is False)
         after = dict(name=name, publications=publications, connection=_shown_connection(connection),
                      enabled=given.get('enabled', True), binary=given.get('binary', False),
-                     streaming=given.get('streaming', 'off'), disable_on_error=given.get('disable_on_error', False),
+                     streaming=given.get('streaming', 'parallel' if versions.has(conn, 18) else 'off'),
+                     disable_on_error=given.get('disable_on_error', False),
                      synchronous_commit=given.get('synchronous_commit', 'off'),
                      slot_name=given.get('slot_name', name))
         return dict(before={}, after=after)

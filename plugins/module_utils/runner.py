@@ -57,6 +57,11 @@ class Request(object):
         if parent not in self.missing:
             self.missing.append(parent)
 
+    @property
+    def present(self):
+        """Whether the object should exist: any state but absent (present, refresh)."""
+        return self.params.get('state', 'present') != 'absent'
+
     def secret(self, value):
         """Register a value that must never be shown (queries, messages, output)."""
         if value:
@@ -196,7 +201,7 @@ def run_module(argument_spec, reconcile, autocommit=False, reads_only=False, **m
         module.warn(warning)
     before = outcome.pop('before', None)
     after = outcome.pop('after', None)
-    result = dict(changed=bool(plan), queries=queries, **outcome)
+    result = dict(changed=plan.changes, queries=queries, **outcome)
     if request.missing:
         result['missing_parents'] = request.missing
     if before is not None or after is not None:

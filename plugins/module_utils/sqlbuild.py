@@ -122,6 +122,11 @@ def alter_server_options(name, actions):
     return sql.SQL('ALTER SERVER {} {}').format(sql.Identifier(name), options_clause(actions))
 
 
+def validator_call(schema, name):
+    """A call of a foreign-data wrapper's validator on (options text[], catalog regclass) parameters."""
+    return sql.SQL('SELECT {}(%s::text[], %s::regclass::oid)').format(sql.Identifier(schema, name))
+
+
 def create_user_mapping(user, server, options):
     return sql.SQL('CREATE USER MAPPING FOR {} SERVER {}{}').format(
         role_spec(user), sql.Identifier(server), create_options_clause(options))
@@ -164,10 +169,11 @@ def with_options(options):
 
 
 def publication_object(item, with_details=True):
+    """One table (with its column list and row filter) or one schema, without its TABLE keyword."""
     if isinstance(item, str):
-        return sql.SQL('TABLES IN SCHEMA {}').format(sql.Identifier(item))
+        return sql.Identifier(item)
     schema, table, where, columns = item
-    query = sql.SQL('TABLE {}').format(sql.Identifier(schema, table))
+    query = sql.Identifier(schema, table)
     if with_details and columns:
         query += sql.SQL(' ({})').format(sql.SQL(', ').join(sql.Identifier(column) for column in columns))
     if with_details and where:
@@ -176,7 +182,15 @@ def publication_object(item, with_details=True):
 
 
 def publication_objects(items, with_details=True):
-    return sql.SQL(', ').join(publication_object(item, with_details) for item in items)
+    """TABLE a, b [, TABLES IN SCHEMA s, t]: one keyword per kind, the form every major parses
+    (PostgreSQL 13 and 14 know no TABLE before each name, nor schemas)."""
+    groups = []
+    for keyword, members in (('TABLE ', [item for item in items if not isinstance(item, str)]),
+                             ('TABLES IN SCHEMA ', [item for item in items if isinstance(item, str)])):
+        if members:
+            groups.append(sql.SQL(keyword) + sql.SQL(', ').join(publication_object(item, with_details)
+                                                                for item in members))
+    return sql.SQL(', ').join(groups)
 
 
 def create_publication(name, all_tables=False, objects=(), options=None):
@@ -235,13 +249,14 @@ def alter_subscription_options(name, options):
     return sql.SQL('ALTER SUBSCRIPTION {} SET ({})').format(sql.Identifier(name), option_assignments(options))
 
 
-# -- partitioned tables ---------------------------------------------------------
+# -- tables and columns ----------------------------------------------------------
 # Column types arrive here as the canonical text PostgreSQL itself printed
-# (format_type of a type resolved by to_regtype, see partitioning.resolve_types),
+# (format_type of a type resolved by to_regtype, see partitioning/layout.py),
 # never as user text: that is the only SQL text not built from Identifier/Literal.
+# What only partitioned tables need (bounds, partitions, their triggers) is in
+# partitioning/sql.py.
 
 PARTITION_METHODS = {'range': 'RANGE', 'list': 'LIST', 'hash': 'HASH'}
-UNBOUNDED_KEYWORDS = ('MINVALUE', 'MAXVALUE')
 
 
 def canonical_type(type_sql):
@@ -258,8 +273,8 @@ def column_definition(name, type_sql, nullable=True, default=None):
     return sql.SQL(' ').join(parts)
 
 
-def create_table(table, columns, primary_key=None, constraints=(), method=None, key=(), inherits=None):
-    """CREATE TABLE table (columns, constraints) [INHERITS (parent)] [PARTITION BY method (key)].
+def create_table(table, columns, primary_key=None, constraints=(), method=None, key=()):
+    """CREATE TABLE table (columns, constraints) [PARTITION BY method (key)].
 
     columns: [(name, type_sql, nullable, default)]; constraints: composed constraint clauses.
     """
@@ -268,8 +283,6 @@ def create_table(table, columns, primary_key=None, constraints=(), method=None, 
         items.append(sql.SQL('PRIMARY KEY ({})').format(sql.SQL(', ').join(map(sql.Identifier, primary_key))))
     items.extend(constraints)
     query = sql.SQL('CREATE TABLE {} ({})').format(table, sql.SQL(', ').join(items))
-    if inherits is not None:
-        query += sql.SQL(' INHERITS ({})').format(inherits)
     if method:
         query += sql.SQL(' PARTITION BY ' + PARTITION_METHODS[method] + ' ({})').format(
             sql.SQL(', ').join(map(sql.Identifier, key)))
@@ -282,61 +295,6 @@ def check_constraint(name, predicate):
 
 def create_schema(schema):
     return sql.SQL('CREATE SCHEMA {}').format(sql.Identifier(schema))
-
-
-def bound_value(value):
-    """One partition bound datum: canonical text as a literal, NULL, MINVALUE or MAXVALUE."""
-    if value is None:
-        return sql.SQL('NULL')
-    if getattr(value, 'keyword', None) in UNBOUNDED_KEYWORDS:
-        return sql.SQL(value.keyword)
-    return sql.Literal(value)
-
-
-def bound_clause(bound):
-    """FOR VALUES ... / DEFAULT for a partitioning.Bound."""
-    if bound.kind == 'default':
-        return sql.SQL('DEFAULT')
-    if bound.kind == 'list':
-        return sql.SQL('FOR VALUES IN ({})').format(sql.SQL(', ').join(map(bound_value, bound.values)))
-    if bound.kind == 'range':
-        return sql.SQL('FOR VALUES FROM ({}) TO ({})').format(
-            sql.SQL(', ').join(map(bound_value, bound.lower)), sql.SQL(', ').join(map(bound_value, bound.upper)))
-    return sql.SQL('FOR VALUES WITH (MODULUS {}, REMAINDER {})').format(
-        sql.Literal(int(bound.modulus)), sql.Literal(int(bound.remainder)))
-
-
-def foreign_clause(server, options):
-    return sql.SQL(' SERVER {}{}').format(sql.Identifier(server), create_options_clause(options))
-
-
-def create_partition(table, parent, bound, server=None, options=None):
-    """CREATE [FOREIGN] TABLE table PARTITION OF parent <bound> [SERVER s OPTIONS (...)]."""
-    if server is None:
-        return sql.SQL('CREATE TABLE {} PARTITION OF {} {}').format(table, parent, bound_clause(bound))
-    return sql.SQL('CREATE FOREIGN TABLE {} PARTITION OF {} {}{}').format(
-        table, parent, bound_clause(bound), foreign_clause(server, options))
-
-
-def create_inheriting_child(table, parent, constraints, server=None, options=None):
-    """CREATE [FOREIGN] TABLE table (constraints) INHERITS (parent) [SERVER s OPTIONS (...)]."""
-    query = sql.SQL('CREATE {}TABLE {} ({}) INHERITS ({})').format(
-        sql.SQL('FOREIGN ' if server else ''), table, sql.SQL(', ').join(constraints), parent)
-    if server:
-        query += foreign_clause(server, options)
-    return query
-
-
-def attach_partition(parent, table, bound):
-    return sql.SQL('ALTER TABLE {} ATTACH PARTITION {} {}').format(parent, table, bound_clause(bound))
-
-
-def detach_partition(parent, table):
-    return sql.SQL('ALTER TABLE {} DETACH PARTITION {}').format(parent, table)
-
-
-def no_inherit(table, parent):
-    return sql.SQL('ALTER TABLE {} NO INHERIT {}').format(table, parent)
 
 
 def drop_relation(table, foreign=False):
@@ -380,105 +338,7 @@ def add_primary_key(table, columns):
         table, sql.SQL(', ').join(map(sql.Identifier, columns)))
 
 
-def _row(items):
-    return sql.SQL('ROW({})').format(sql.SQL(', ').join(items))
-
-
-def _range_side(refs, values, lower):
-    """The row comparison of one range bound, cut at its first MINVALUE/MAXVALUE."""
-    cut = len(values)
-    for index, value in enumerate(values):
-        if getattr(value, 'keyword', None) in UNBOUNDED_KEYWORDS:
-            cut = index
-            break
-    if cut == 0:
-        # MINVALUE as lower or MAXVALUE as upper: no limit on this side.
-        return None
-    if cut == len(values):
-        operator = '>=' if lower else '<'
-    else:
-        keyword = values[cut].keyword
-        operator = {(True, 'MINVALUE'): '>=', (True, 'MAXVALUE'): '>',
-                    (False, 'MAXVALUE'): '<=', (False, 'MINVALUE'): '<'}[(lower, keyword)]
-    return sql.SQL('{} ' + operator + ' {}').format(
-        _row(refs[:cut]), _row([sql.Literal(value) for value in values[:cut]]))
-
-
-def bound_predicate(bound, refs, others=(), hash_shape=None):
-    """A boolean expression true exactly for the rows a partition with bound accepts.
-
-    refs are the composed references to the key columns (a column, or NEW.column
-    in a trigger); others are the bounds of the sibling partitions (for DEFAULT);
-    hash_shape is the partitioned table whose key satisfies_hash_partition uses.
-    """
-    if bound.kind == 'default':
-        if not others:
-            return sql.SQL('true')
-        return sql.SQL('NOT COALESCE({}, false)').format(
-            sql.SQL(' OR ').join(sql.SQL('({})').format(bound_predicate(other, refs)) for other in others))
-    if bound.kind == 'hash':
-        return sql.SQL('satisfies_hash_partition({}::regclass::oid, {}, {}, {})').format(
-            sql.Literal(hash_shape), sql.Literal(int(bound.modulus)), sql.Literal(int(bound.remainder)),
-            sql.SQL(', ').join(refs))
-    if bound.kind == 'list':
-        values = [value for value in bound.values if value is not None]
-        parts = []
-        if values:
-            parts.append(sql.SQL('{} IN ({})').format(refs[0], sql.SQL(', ').join(map(sql.Literal, values))))
-        if len(values) != len(bound.values):
-            parts.append(sql.SQL('{} IS NULL').format(refs[0]))
-        return sql.SQL('({})').format(sql.SQL(' OR ').join(parts))
-    parts = [sql.SQL('{} IS NOT NULL').format(ref) for ref in refs]
-    for values, lower in ((bound.lower, True), (bound.upper, False)):
-        side = _range_side(refs, values, lower)
-        if side is not None:
-            parts.append(side)
-    return sql.SQL(' AND ').join(parts)
-
-
-def column_ref(name, record=None):
-    """A key column in an expression: name, or record.name in PL/pgSQL."""
-    if record:
-        return sql.SQL(record + '.{}').format(sql.Identifier(name))
-    return sql.Identifier(name)
-
-
-def routing_body(branches, failure, lookup=None):
-    """The PL/pgSQL body of a routing trigger function.
-
-    branches: [(predicate, child table)]; failure: composed RAISE arguments;
-    lookup: (table, column, references, key columns) when rows route through
-    another table's row, read into the record variable routed_via.
-    """
-    lines = [sql.SQL('DECLARE routed_via record;'), sql.SQL('BEGIN')]
-    if lookup:
-        table, column, references, key = lookup
-        lines.append(sql.SQL('  SELECT {} INTO routed_via FROM {} WHERE {} = NEW.{};').format(
-            sql.SQL(', ').join(map(sql.Identifier, key)), table, sql.Identifier(references),
-            sql.Identifier(column)))
-    for index, (predicate, child) in enumerate(branches):
-        lines.append(sql.SQL('  {} {} THEN').format(sql.SQL('IF' if index == 0 else 'ELSIF'), predicate))
-        lines.append(sql.SQL('    INSERT INTO {} VALUES (NEW.*);').format(child))
-    lines.append(sql.SQL('  ELSE' if branches else '  IF true THEN'))
-    lines.append(sql.SQL('    RAISE EXCEPTION {};').format(failure))
-    lines.append(sql.SQL('  END IF;'))
-    lines.append(sql.SQL('  RETURN NULL;'))
-    lines.append(sql.SQL('END'))
-    return sql.SQL('\n').join(lines)
-
-
-def create_trigger_function(function, body_text):
-    return sql.SQL('CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {}').format(
-        function, sql.Literal(body_text))
-
-
-def drop_function(function):
-    return sql.SQL('DROP FUNCTION {}()').format(function)
-
-
-# -- cluster_info ---------------------------------------------------------------
-# Statements of the read-only cluster_info module. Probes run inside a
-# savepoint that is always rolled back, so nothing they create survives.
+# -- savepoints (connection.savepoint) --------------------------------------------
 
 def savepoint(name):
     return sql.SQL('SAVEPOINT {}').format(sql.Identifier(name))
@@ -491,6 +351,10 @@ def rollback_to_savepoint(name):
 def release_savepoint(name):
     return sql.SQL('RELEASE SAVEPOINT {}').format(sql.Identifier(name))
 
+
+# -- cluster_info ---------------------------------------------------------------
+# Statements of the read-only cluster_info module. Probes run inside a
+# savepoint that is always rolled back, so nothing they create survives.
 
 def set_local(setting, value):
     return sql.SQL('SET LOCAL {} = {}').format(sql.Identifier(setting), sql.Literal(str(value)))
@@ -516,44 +380,3 @@ def probe_reltuples_query(class_table, namespace_table):
 
 def count_rows(schema, name):
     return sql.SQL('SELECT count(*) FROM ONLY {}').format(sql.Identifier(schema, name))
-
-
-def drop_trigger(name, table):
-    return sql.SQL('DROP TRIGGER {} ON {}').format(sql.Identifier(name), table)
-
-
-def mover_body(conn, parent, columns, key):
-    """PL/pgSQL of the BEFORE UPDATE trigger that moves rows out of foreign partitions.
-
-    PostgreSQL does not move a row whose partition key changes out of a foreign
-    partition (postgres_fdw would update it in place, on the wrong shard). For a
-    foreign partition whose row changes its key, this deletes the old row there
-    (matching every column) and inserts the new row through the parent, which
-    routes it; local partitions keep PostgreSQL's own row movement. The DELETE
-    is a format() template: the % of quoted column names are doubled.
-    """
-    matches = sql.SQL(' AND ').join(
-        sql.SQL('{} IS NOT DISTINCT FROM ${}').format(sql.Identifier(name), sql.SQL(str(index + 1)))
-        for index, name in enumerate(columns))
-    template = 'DELETE FROM %I.%I WHERE ' + matches.as_string(conn).replace('%', '%%')
-    lines = [
-        sql.SQL('BEGIN'),
-        sql.SQL('  IF ROW({}) IS NOT DISTINCT FROM ROW({})').format(
-            sql.SQL(', ').join(column_ref(name, 'NEW') for name in key),
-            sql.SQL(', ').join(column_ref(name, 'OLD') for name in key)),
-        sql.SQL("     OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID) <> 'f' THEN"),
-        sql.SQL('    RETURN NEW;'),
-        sql.SQL('  END IF;'),
-        sql.SQL('  EXECUTE pg_catalog.format({}, TG_TABLE_SCHEMA, TG_TABLE_NAME) USING {};').format(
-            sql.Literal(template), sql.SQL(', ').join(column_ref(name, 'OLD') for name in columns)),
-        sql.SQL('  INSERT INTO {} VALUES (NEW.*);').format(parent),
-        sql.SQL('  RETURN NULL;'),
-        sql.SQL('END'),
-    ]
-    return sql.SQL('\n').join(lines)
-
-
-def create_trigger(name, timing, table, function):
-    """CREATE TRIGGER name <timing> ON table FOR EACH ROW ...; timing is one of our fixed phrases."""
-    return sql.SQL('CREATE TRIGGER {} ' + timing + ' ON {} FOR EACH ROW EXECUTE FUNCTION {}()').format(
-        sql.Identifier(name), table, function)

@@ -139,7 +139,9 @@ publications:
 subscriptions:
   description:
     - Subscriptions of this database by name; C(conninfo) has its password removed; worker LSNs,
-      C(seconds_since_last_report) and C(table_states) show the apply state.
+      C(seconds_since_last_report) and C(table_states) show the apply state. C(streaming) is V(on),
+      V(off) or V(parallel) on every version; C(binary) and C(streaming) read as false and V(off) on
+      PostgreSQL 13, C(disable_on_error) as false on 13 and 14, which lack those options.
   returned: when gather has replication
   type: dict
 replication_slots:

@@ -30,6 +30,11 @@ options:
       - These are the whole wanted set; options present on the server but not listed are dropped.
         Leave O(options) unset to keep whatever the server has.
       - Option names are checked with the wrapper's own validator before any change, in check mode too.
+      - postgres_fdw options newer than PostgreSQL 13 are refused on an older server, naming the option and
+        the version it needs. C(async_capable), C(batch_size), C(keep_connections) and C(truncatable) need 14,
+        C(parallel_commit) 15, C(parallel_abort) and C(analyze_sampling) 16, C(use_scram_passthrough) 18.
+        libpq connection options (C(sslnegotiation), C(require_auth), ...) come with the libpq the server was
+        built with; the validator checks them.
     type: dict
   owner:
     description: Role that owns the server.

@@ -24,10 +24,23 @@ description:
     O(partitions[].remote_schema).O(partitions[].remote_table), with the parent's columns and a C(CHECK) constraint
     named C(pgdist_bounds_<hash>) equal to the partition bounds, so a shard refuses rows that belong elsewhere. For
     hash bounds the check calls C(satisfies_hash_partition()) on an empty partitioned table
-    C(<remote_schema>._pgdist_hash_<name>) with the same key, so coordinator and shard agree on every row.
-  - "Reconcile, never destroy: missing partitions and columns are added. A change of bounds, of a column type, a
-    removed column, or a partition re-pointed (local, server, remote table) is applied only when the table holds
-    no rows (foreign partitions are asked through the fdw), and refused otherwise with a message naming the table."
+    C(<remote_schema>._pgdist_hash_<name>) with the same key, so coordinator and shard agree on every row. A lone
+    C(default) partition accepts every row and gets no C(CHECK).
+  - Each such shard table also gets a key guard, the trigger C(pgdist_key_<hash>) (C(BEFORE UPDATE OF) the key
+    columns, C(FOR EACH ROW WHEN) the new row falls outside the bounds) calling
+    C(<remote_schema>.<name>_pgdist_key_guard()), which refuses an C(UPDATE) that would leave a row outside its
+    partition with an error naming the table, the partition, the new key and what to do (O(key_update)). It fires
+    only for such rows and, being on the shard, keeps the coordinator's C(UPDATE) and C(DELETE) one remote statement
+    each.
+  - With O(side=plain), one plain table with O(columns) and O(primary_key), without partitions or bounds, such as a
+    reference table copied to every shard. A C(pgdist_bounds_*) constraint left on it by an earlier run with
+    O(side=shard) and a lone default partition is dropped.
+  - "Reconcile, never destroy: missing partitions and columns are added. New bounds for a partition (or a child, or a
+    shard table) that holds rows are applied only when every row fits them: a query counts the rows outside
+    (through the fdw for a foreign partition), and the change is refused with their number and their smallest and
+    largest key otherwise. When the other partitions change, the rows of the default partition are checked the same
+    way. A change of a column type, a removed column, or a partition re-pointed (local, server, remote table) is
+    applied only when the table holds no rows, and refused otherwise with a message naming the table."
   - A new column reaches local partitions and foreign partitions on the coordinator; the shard tables get it when
     this module runs with O(side=shard) and the same O(columns), which is what the roles do for every shard.
   - Column types are checked as type names (letters, digits, C(_), spaces, modifiers such as C((10,2)) and C([]))
@@ -40,9 +53,11 @@ options:
     required: true
   side:
     description:
-      - C(coordinator) manages the parent and its partitions, C(shard) the real tables behind them.
+      - C(coordinator) manages the parent and its partitions, C(shard) the real tables behind them, C(plain) one table
+        without partitions (O(partition_by), O(partitions), O(route_via), O(prune_partitions) and O(key_update) are
+        refused with it).
     type: str
-    choices: [coordinator, shard]
+    choices: [coordinator, shard, plain]
     default: coordinator
   partitioning:
     description:
@@ -80,7 +95,7 @@ options:
     type: list
     elements: str
   partition_by:
-    description: Partitioning method and key. Required with O(state=present).
+    description: Partitioning method and key. Required with O(state=present), except with O(side=plain).
     type: dict
     suboptions:
       method:
@@ -138,7 +153,11 @@ options:
         description: Name of the table on the shard; defaults to the partition name.
         type: str
       options:
-        description: Further table-level fdw options of the foreign table, such as C(batch_size), C(fetch_size).
+        description:
+          - Further table-level fdw options of the foreign table, such as C(batch_size), C(fetch_size).
+          - postgres_fdw's C(async_capable), C(batch_size) and C(truncatable) need PostgreSQL 14 and
+            C(analyze_sampling) 16; on an older coordinator they are refused before any change, naming the
+            version.
         type: dict
   route_via:
     description:
@@ -159,6 +178,26 @@ options:
         description: Column of the looked-up table that O(route_via.column) matches.
         type: str
         required: true
+  key_update:
+    description:
+      - What an C(UPDATE) through the coordinator that changes the partition key of a row in a foreign partition does.
+      - C(refuse) (the default) keeps no row trigger on the foreign partitions, so postgres_fdw sends an C(UPDATE) or
+        C(DELETE) by key to the shard as one statement. A key change that keeps the row in its partition goes through;
+        one that would put it in another partition is refused by the shard's key guard (see O(side=shard)) with an
+        error saying so. PostgreSQL itself still moves rows between local partitions.
+      - C(move) adds the C(BEFORE UPDATE) row trigger C(pgdist_move) to the parent (cloned to every partition), whose
+        function C(<name>_pgdist_move) deletes a row whose key changes from its foreign partition and inserts it
+        through the parent, which routes it. It costs on every C(UPDATE) of the table, not only on key changes. A row
+        trigger on a foreign table switches off postgres_fdw's direct modification, so each C(UPDATE) becomes a
+        C(SELECT ... FOR UPDATE) on the shard plus one C(UPDATE ... WHERE ctid = $1) per row carrying the whole row
+        back, two round trips instead of one statement (single-row C(UPDATE)s by key through a coordinator ran at
+        about half the rate with the trigger).
+      - Changing it converges, the trigger and its function are created or dropped. Only with
+        O(partitioning=declarative) on the coordinator; O(side=shard) does not use it (the key guard is there either
+        way, and with C(move) no key-changing C(UPDATE) reaches the shard).
+    type: str
+    choices: [refuse, move]
+    default: refuse
   prune_partitions:
     description:
       - Detach partitions (or un-inherit children) present in the database but not listed. Without it they are kept
@@ -171,6 +210,16 @@ options:
         its partitions (on a shard, the shard tables) with their rows.
     type: bool
     default: false
+  analyze:
+    description:
+      - Run C(ANALYZE) on the table at the end of the task, after every change, so the planner knows how many rows
+        each shard holds (autovacuum never analyzes foreign partitions). On the coordinator a declarative parent is
+        analyzed with all its partitions (foreign ones sampled through postgres_fdw); an inheritance parent and each
+        child; on a shard each shard table; with O(side=plain) the table.
+      - It changes statistics only, so it does not make the task changed; the statement is listed in RV(queries).
+        In check mode it is listed and not run. Ignored with O(state=absent).
+    type: bool
+    default: false
   state:
     description: Whether the table should exist. C(absent) needs O(drop_data=true).
     type: str
@@ -180,8 +229,9 @@ extends_documentation_fragment:
   - pgdist.cluster.connection
   - pgdist.cluster.attributes
 notes:
-  - An C(UPDATE) that changes the partition key of a declarative table moves the row to the new partition, across
-    shards. With O(partitioning=inheritance) rows are only routed on C(INSERT).
+  - An C(UPDATE) that changes the partition key of a row of a foreign partition is refused by the shard unless
+    O(key_update=move), which moves the row to its new partition, across shards. With O(partitioning=inheritance)
+    rows are only routed on C(INSERT).
   - The routing trigger returns NULL, so an C(INSERT) into an inheritance parent reports 0 rows, as in the seeds.
   - C(INSERT ... ON CONFLICT DO NOTHING) without a conflict target works through foreign partitions (the shard
     resolves conflicts against its own unique indexes); C(ON CONFLICT DO UPDATE) is not supported by postgres_fdw.
@@ -229,6 +279,29 @@ EXAMPLES = r'''
       - {name: events_p0, modulus: 2, remainder: 0, server: shard1, options: {batch_size: 1000}}
       - {name: events_p1, modulus: 2, remainder: 1, server: shard2}
 
+- name: Orders by region; an UPDATE of the region moves the order to its shard; statistics refreshed
+  pgdist.cluster.partitioned_table:
+    db: library
+    name: orders
+    key_update: move
+    analyze: true
+    columns:
+      - {name: region, type: text}
+      - {name: id, type: bigint, nullable: false}
+      - {name: total, type: "numeric(12,2)"}
+    partition_by: {method: list, key: region}
+    partitions:
+      - {name: orders_eu, values: [eu, uk], server: shard1}
+      - {name: orders_rest, default: true, server: shard2}
+
+- name: A reference table, a plain table on each shard
+  pgdist.cluster.partitioned_table:
+    db: library
+    side: plain
+    name: countries
+    primary_key: [code]
+    columns: [{name: code, type: text}, {name: name, type: text}]
+
 - name: lend, routed through its booksample (seed layout)
   pgdist.cluster.partitioned_table:
     db: library
@@ -247,7 +320,8 @@ EXAMPLES = r'''
 
 RETURN = r'''
 queries:
-  description: Statements run, or that would run in check mode.
+  description: Statements run, or that would run in check mode (with O(analyze), the C(ANALYZE) that does not count as a
+    change).
   returned: always
   type: list
   elements: str
@@ -266,12 +340,12 @@ unlisted_partitions:
   elements: str
 '''
 
-from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning import partitioned_table
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.table import partitioned_table
 from ansible_collections.pgdist.cluster.plugins.module_utils.runner import run_module
 
 ARGUMENT_SPEC = dict(
     name=dict(type='str', required=True),
-    side=dict(type='str', choices=['coordinator', 'shard'], default='coordinator'),
+    side=dict(type='str', choices=['coordinator', 'shard', 'plain'], default='coordinator'),
     partitioning=dict(type='str', choices=['declarative', 'inheritance'], default='declarative'),
     columns=dict(type='list', elements='dict', options=dict(
         name=dict(type='str', required=True),
@@ -302,15 +376,16 @@ ARGUMENT_SPEC = dict(
         column=dict(type='str', required=True),
         references=dict(type='str', required=True),
     )),
+    key_update=dict(type='str', choices=['refuse', 'move'], default='refuse'),
     prune_partitions=dict(type='bool', default=False),
     drop_data=dict(type='bool', default=False),
+    analyze=dict(type='bool', default=False),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
 )
 
 
 def main():
-    run_module(ARGUMENT_SPEC, partitioned_table,
-               required_if=[('state', 'present', ('columns', 'partition_by'))])
+    run_module(ARGUMENT_SPEC, partitioned_table, required_if=[('state', 'present', ('columns',))])
 
 
 if __name__ == '__main__':

@@ -14,6 +14,9 @@ version_added: 0.1.0
 description:
   - Creates a publication in O(db), reconciles its tables (with PostgreSQL 15 row filters and column lists),
     schemas, published actions, C(publish_via_partition_root) and owner, or drops it.
+  - Row filters (C(where)), column lists (C(columns)) and O(tables_in_schema) need PostgreSQL 15; on 13 and 14
+    they are refused before any change, naming the field and the version. Plain table lists, O(all_tables),
+    O(publish) and O(publish_via_partition_root) work on every supported version (13 and later).
   - Every option is compared with the catalogs (C(pg_publication), C(pg_publication_rel) with C(prqual) and
     C(prattrs), C(pg_publication_namespace)), so a second run reports no change.
   - Changes are made with C(ALTER PUBLICATION ... ADD/DROP) for tables and schemas that appear or disappear,
@@ -33,7 +36,7 @@ options:
       - Tables to publish, the whole wanted list; tables published but not listed are removed.
       - Each item is a table name (V(schema.table), or V(table) in C(public)) or a dict with C(name), an optional
         C(where) row filter and an optional C(columns) list.
-      - C(where) is an SQL expression on the table's columns (PostgreSQL 15). It is the one piece of SQL this
+      - C(where) is an SQL expression on the table's columns (PostgreSQL 15 and later). It is the one piece of SQL this
         collection takes as text, so only give it from trusted input. It is refused when it contains C(;),
         comments, backslashes, C($) or unbalanced quotes or parentheses, and it is parsed by the server (in
         check mode too) before any change; it is compared in the form C(pg_get_expr) prints.

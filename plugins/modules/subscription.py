@@ -19,7 +19,10 @@ description:
     it is C(********) in RV(queries), diffs, warnings and errors.
   - Changed O(publications) are applied with C(ALTER SUBSCRIPTION ... SET PUBLICATION), which also refreshes
     the subscription (copying the new tables unless O(options.copy_data=false)) when it is enabled.
-  - Reading C(subconninfo) and creating subscriptions need a superuser on PostgreSQL 15.
+  - The module logs in as a superuser, because it reads C(subconninfo), which only superusers can (the
+    C(pg_create_subscription) role of PostgreSQL 16 lets others create subscriptions, not read that column).
+  - The publisher may run another major version than the subscriber (an older publisher is the usual upgrade
+    path); the options are those of the subscriber's server.
 notes:
   - PostgreSQL refuses some statements inside a transaction block. C(CREATE SUBSCRIPTION) with a slot
     (O(options.create_slot) not false), C(DROP SUBSCRIPTION) of a subscription that has a slot,
@@ -101,13 +104,22 @@ options:
         description: Whether the subscription replicates (C(ALTER SUBSCRIPTION ... ENABLE/DISABLE)).
         type: bool
       binary:
-        description: Ask the publisher to send data in binary format.
+        description:
+          - Ask the publisher to send data in binary format (PostgreSQL 14 and later).
+          - V(true) is refused on PostgreSQL 13, V(false) is what 13 always does and is accepted there.
         type: bool
       streaming:
-        description: Stream in-progress large transactions, C(on), C(off), or C(parallel) (PostgreSQL 16).
+        description:
+          - Stream in-progress large transactions, V(on), V(off) (PostgreSQL 14 and later) or V(parallel)
+            (PostgreSQL 16 and later, applied by parallel workers).
+          - PostgreSQL's default is V(off) up to 17 and V(parallel) from 18 on.
+          - A mode the subscriber's server does not have is refused before any change, naming the version
+            it needs; V(off) is accepted on PostgreSQL 13, which never streams.
         type: raw
       disable_on_error:
-        description: Disable the subscription when the apply worker hits an error (PostgreSQL 15).
+        description:
+          - Disable the subscription when the apply worker hits an error (PostgreSQL 15 and later).
+          - V(true) is refused on 13 and 14, V(false) is what they always do and is accepted there.
         type: bool
   state:
     description:

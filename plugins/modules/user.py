@@ -16,6 +16,15 @@ description:
   - Passwords are sent as a SCRAM-SHA-256 verifier computed on the managed host, so the clear text never
     reaches the server or its logs. An unchanged password does not report a change; it is compared with
     the SCRAM-SHA-256 or MD5 verifier stored in C(pg_authid) (reading it needs superuser).
+  - PostgreSQL 18 deprecates MD5 passwords. There a role whose stored MD5 verifier matches O(password) gets
+    it stored again as SCRAM-SHA-256 (a change, with a warning; the password itself stays the same). Older
+    servers keep a matching MD5 verifier as it is.
+  - When the module logs in as a non-superuser with C(CREATEROLE), up to PostgreSQL 15 that attribute lets it
+    alter and drop any role that is not a superuser. From 16 on it needs the ADMIN OPTION on the role as well
+    (a role gets it on the roles it creates); the module refuses such a change without it before running
+    anything, naming the C(GRANT ... WITH ADMIN OPTION) that allows it. Which attributes such a role may
+    give also differs (up to 15 C(REPLICATION) and C(BYPASSRLS) need a superuser, from 16 on any attribute the
+    role has itself); PostgreSQL's own error names the attribute.
 options:
   name:
     description: Role name.

@@ -27,6 +27,8 @@ options:
   options:
     description:
       - Mapping options, usually C(user) and C(password) on the remote server.
+      - Checked with the wrapper's validator before any change; postgres_fdw's C(use_scram_passthrough) needs
+        PostgreSQL 18 and is refused on older servers, naming the version.
       - These are the whole wanted set; options not listed are dropped. Leave unset to keep them.
     type: dict
   state:

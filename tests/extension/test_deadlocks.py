@@ -14,7 +14,9 @@ from support.pgdist_ext import distribute_pgbench, pgbench, tpcb_invariant
 
 
 class Session(threading.Thread):
-    """One coordinator transaction run to its end in a thread: outcome is 'committed' or the error."""
+    """One coordinator transaction run to its end in a thread: outcome is 'committed' or the error.
+
+    A step is a statement, or a callable run between statements (a barrier, an event)."""
 
     def __init__(self, dist, statements):
         super(Session, self).__init__(daemon=True)
@@ -27,8 +29,11 @@ class Session(threading.Thread):
         conn = self.dist.coordinator.connect(autocommit=False)
         try:
             with conn.cursor() as cursor:
-                for statement in self.statements:
-                    cursor.execute(statement)
+                for step in self.statements:
+                    if callable(step):
+                        step()
+                    else:
+                        cursor.execute(step)
             conn.commit()
             self.outcome = 'committed'
         except psycopg2.Error as exc:
@@ -37,8 +42,8 @@ class Session(threading.Thread):
             conn.close()
 
 
-def update(key, tag, pause=0.5):
-    return ["UPDATE items SET v = '%s' WHERE id = %d" % (tag, key), 'SELECT pg_sleep(%s)' % pause]
+def update(key, tag):
+    return "UPDATE items SET v = '%s' WHERE id = %d" % (tag, key)
 
 
 def lock_waiters(cluster):
@@ -50,11 +55,12 @@ def nobody_waits(dist):
 
 
 def run_cycle(dist, keys):
-    """One session per key pair (a, b): update a, pause, update b; the pairs form a cycle."""
-    sessions = []
-    for i, (first, second) in enumerate(keys):
-        sessions.append(Session(dist, update(first, 's%d' % i) + update(second, 's%d' % i, pause=0)))
-        time.sleep(0.05)
+    """One session per key pair (a, b): update a, wait until every session holds its first row, update b.
+
+    The pairs form a cycle, however slowly the sessions start."""
+    barrier = threading.Barrier(len(keys), timeout=30)
+    sessions = [Session(dist, [update(first, 's%d' % i), barrier.wait, update(second, 's%d' % i)])
+                for i, (first, second) in enumerate(keys)]
     started = time.time()
     for session in sessions:
         session.join(30)
@@ -82,7 +88,7 @@ def test_opposite_order_updates_end_with_one_deadlock_error_and_one_commit(items
 
 
 def test_three_sessions_over_three_shards(items):
-    sessions, dummy = run_cycle(items, [(1, 100), (100, 200), (200, 1)])
+    sessions = run_cycle(items, [(1, 100), (100, 200), (200, 1)])[0]
     errors = deadlock_errors(sessions)
     assert len(errors) == 1 and errors[0].pgcode == '40P01', [s.outcome for s in sessions]
     assert [s.outcome for s in sessions].count('committed') == 2
@@ -91,9 +97,11 @@ def test_three_sessions_over_three_shards(items):
 
 
 def test_the_youngest_transaction_is_the_one_cancelled(items):
-    older = Session(items, update(2, 'old', pause=1) + update(101, 'old', pause=0))
-    time.sleep(0.3)
-    younger = Session(items, update(101, 'young', pause=0.5) + update(2, 'young', pause=0))
+    older_began = threading.Event()
+    barrier = threading.Barrier(2, timeout=30)
+    older = Session(items, [update(2, 'old'), older_began.set, barrier.wait, update(101, 'old')])
+    assert older_began.wait(30)
+    younger = Session(items, [update(101, 'young'), barrier.wait, update(2, 'young')])
     older.join(30)
     younger.join(30)
     assert older.outcome == 'committed'
@@ -126,7 +134,7 @@ def test_twenty_deadlocks_while_pgbench_writes_keep_tpcb_invariant(dist, items):
     writer.start()
     before = dist.stats()['deadlocks']
     for round_ in range(20):
-        sessions, dummy = run_cycle(items, [(4 + round_ % 5, 104), (104, 4 + round_ % 5)])
+        sessions = run_cycle(items, [(4 + round_ % 5, 104), (104, 4 + round_ % 5)])[0]
         assert len(deadlock_errors(sessions)) == 1, (round_, [s.outcome for s in sessions])
     assert dist.stats()['deadlocks'] == before + 20
     writer.join(90)

@@ -10,7 +10,7 @@ FDW_PASSWORD = 'fdw-Pa55-word-xyz'
 COORDINATOR_DB = 'fdw_objects'
 
 
-def deploy_tasks(coordinator, shards, batch_size=100):
+def deploy_tasks(coordinator, shards, fetch_size=100):
     tasks = []
     for name, shard in shards.items():
         tasks += [
@@ -29,7 +29,7 @@ def deploy_tasks(coordinator, shards, batch_size=100):
         tasks += [
             {'name': 'server ' + name, 'pgdist.cluster.foreign_server': dict(
                 coordinator.login, db=COORDINATOR_DB, name=name,
-                options=dict(host=shard.host, port=shard.port, dbname='library', batch_size=batch_size))},
+                options=dict(host=shard.host, port=shard.port, dbname='library', fetch_size=fetch_size))},
             {'name': 'mapping ' + name, 'pgdist.cluster.user_mapping': dict(
                 coordinator.login, db=COORDINATOR_DB, user='postgres', server=name,
                 options=dict(user='pgdist_fdw', password=FDW_PASSWORD))},
@@ -56,7 +56,7 @@ def test_catalogs_hold_what_was_asked(deployed, coordinator, shard1):
     servers = dict(coordinator.query("SELECT srvname, srvoptions FROM pg_foreign_server", dbname=COORDINATOR_DB))
     assert sorted(servers) == ['shard_a', 'shard_b']
     assert 'port=%d' % shard1.port in servers['shard_a']
-    assert 'batch_size=100' in servers['shard_a']
+    assert 'fetch_size=100' in servers['shard_a']
     assert shard1.scalar("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'library'") == 'pgdist_fdw'
     verifier = shard1.scalar("SELECT rolpassword FROM pg_authid WHERE rolname = 'pgdist_fdw'")
     assert verifier.startswith('SCRAM-SHA-256$')
@@ -87,11 +87,11 @@ def test_password_never_shown(deployed):
 def test_check_mode_reports_change_and_alters_nothing(deployed, coordinator):
     shards = deployed['shards']
     before = coordinator.query("SELECT srvname, srvoptions FROM pg_foreign_server ORDER BY 1", dbname=COORDINATOR_DB)
-    run = run_tasks(deploy_tasks(coordinator, shards, batch_size=500), check=True, diff=True)
+    run = run_tasks(deploy_tasks(coordinator, shards, fetch_size=500), check=True, diff=True)
     assert run.ok, run.stdout
     assert run.changed('localhost') == 2
     changed = [r for r in run.results() if r.get('changed')]
-    assert all('SET "batch_size"' in r['queries'][0] for r in changed)
-    assert changed[0]['diff']['before']['options']['batch_size'] == '100'
-    assert changed[0]['diff']['after']['options']['batch_size'] == '500'
+    assert all('SET "fetch_size"' in r['queries'][0] for r in changed)
+    assert changed[0]['diff']['before']['options']['fetch_size'] == '100'
+    assert changed[0]['diff']['after']['options']['fetch_size'] == '500'
     assert coordinator.query("SELECT srvname, srvoptions FROM pg_foreign_server ORDER BY 1", dbname=COORDINATOR_DB) == before

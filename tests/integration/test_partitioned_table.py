@@ -6,7 +6,7 @@ import psycopg2
 import pytest
 
 from support.ansible import run_tasks
-from support.pgcluster import SUPERUSER_PASSWORD
+from support.fdw import fdw_database
 
 DB = 'ptest'
 SERVERS = {'pt_shard1': 'shard1', 'pt_shard2': 'shard2'}
@@ -22,7 +22,7 @@ BY = {'events': {'method': 'hash', 'key': 'id'}, 'booksample': {'method': 'list'
       'parent': {'method': 'range', 'key': ['range']}}
 PARTITIONS = {
     'events': [{'name': 'events_p%d' % r, 'modulus': 4, 'remainder': r, 'server': 'pt_shard%d' % (r % 2 + 1),
-                'options': {'batch_size': 100}} for r in range(4)],
+                'options': {'fetch_size': 100}} for r in range(4)],
     'booksample': [{'name': 'booksample_paris', 'values': ['paris'], 'server': 'pt_shard1'},
                    {'name': 'booksample_lagos', 'values': ['lagos'], 'server': 'pt_shard2'}],
     'parent': [{'name': 'child1', 'from': 'MINVALUE', 'to': 100000, 'server': 'pt_shard1'},
@@ -40,7 +40,10 @@ def table_args(table, **extra):
 
 
 def deploy_tasks(clusters, tables=('events', 'booksample', 'parent')):
-    """The role's way: the shard side on each shard for its partitions, then the coordinator."""
+    """The role's way: the shard side on each shard for its partitions, then the coordinator.
+
+    key_update: move, so an UPDATE of the key moves the row across shards (the default refuses it,
+    see test_partitioned_table_key_update.py)."""
     tasks = []
     for server, shard in sorted(SERVERS.items()):
         for table in tables:
@@ -50,27 +53,14 @@ def deploy_tasks(clusters, tables=('events', 'booksample', 'parent')):
                                                     primary_key=SHARD_KEYS[table]))})
     for table in tables:
         tasks.append({'name': '%s on coordinator' % table, 'pgdist.cluster.partitioned_table': dict(
-            clusters['coordinator'].login, **table_args(table))})
+            clusters['coordinator'].login, **table_args(table, key_update='move'))})
     return tasks
-
-
-def create_database(cluster):
-    cluster.query('DROP DATABASE IF EXISTS %s' % DB)
-    cluster.query('CREATE DATABASE %s' % DB)
 
 
 @pytest.fixture(scope='module')
 def fdw(clusters):
     """ptest on every cluster, postgres_fdw and two servers on the coordinator."""
-    for name in ('coordinator', 'shard1', 'shard2'):
-        create_database(clusters[name])
-    coordinator = clusters['coordinator']
-    coordinator.query('CREATE EXTENSION postgres_fdw', dbname=DB)
-    for server, shard in SERVERS.items():
-        coordinator.query("CREATE SERVER %s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %%s, port %%s, dbname %%s)"
-                          % server, (clusters[shard].host, str(clusters[shard].port), DB), dbname=DB)
-        coordinator.query("CREATE USER MAPPING FOR postgres SERVER %s OPTIONS (user 'postgres', password %%s)"
-                          % server, (SUPERUSER_PASSWORD,), dbname=DB)
+    fdw_database(DB, clusters['coordinator'], dict((server, clusters[shard]) for server, shard in SERVERS.items()))
     return clusters
 
 
@@ -110,7 +100,7 @@ def test_catalog_holds_the_layout(deployed, fdw):
                     ('child2', 'f', 'FOR VALUES FROM (100000) TO (200000)', 'pt_shard2'),
                     ('child3', 'f', 'FOR VALUES FROM (200000) TO (MAXVALUE)', 'pt_shard1')]
     assert sorted(coordinator.scalar("SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'events_p2'::regclass",
-                                     dbname=DB)) == ['batch_size=100', 'schema_name=public', 'table_name=events_p2']
+                                     dbname=DB)) == ['fetch_size=100', 'schema_name=public', 'table_name=events_p2']
     assert coordinator.scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
                               "WHERE attrelid = 'parent'::regclass AND attname = 'note'", dbname=DB) == \
         'character varying(20)'

@@ -6,7 +6,7 @@ import psycopg2
 import pytest
 
 from support.ansible import run_tasks
-from support.pgcluster import SUPERUSER_PASSWORD
+from support.fdw import fdw_database
 
 DB = 'ptinherit'
 BOOKSAMPLE = [{'name': 'id', 'type': 'int'}, {'name': 'state', 'type': 'varchar'},
@@ -46,14 +46,7 @@ def shard_tasks(login):
 
 @pytest.fixture(scope='module')
 def seed(coordinator, shard2):
-    for cluster in (coordinator, shard2):
-        cluster.query('DROP DATABASE IF EXISTS %s' % DB)
-        cluster.query('CREATE DATABASE %s' % DB)
-    coordinator.query('CREATE EXTENSION postgres_fdw', dbname=DB)
-    coordinator.query("CREATE SERVER lagos FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %s, port %s, dbname %s)",
-                      (shard2.host, str(shard2.port), DB), dbname=DB)
-    coordinator.query("CREATE USER MAPPING FOR postgres SERVER lagos OPTIONS (user 'postgres', password %s)",
-                      (SUPERUSER_PASSWORD,), dbname=DB)
+    fdw_database(DB, coordinator, {'lagos': shard2})
     tasks = shard_tasks(shard2.login) + [booksample(coordinator.login), lend(coordinator.login)]
     first = run_tasks(tasks)
     second = run_tasks(tasks)

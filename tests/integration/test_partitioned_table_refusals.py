@@ -5,7 +5,7 @@ new columns and unlisted partitions are handled without touching rows."""
 import pytest
 
 from support.ansible import run_tasks
-from support.pgcluster import SUPERUSER_PASSWORD
+from support.fdw import fdw_database
 
 DB = 'ptrefuse'
 COLUMNS = [{'name': 'id', 'type': 'int', 'nullable': False}, {'name': 'city', 'type': 'text'},
@@ -41,15 +41,7 @@ def snapshot(coordinator, shard1):
 
 @pytest.fixture(scope='module')
 def built(coordinator, shard1, shard2):
-    for cluster in (coordinator, shard1, shard2):
-        cluster.query('DROP DATABASE IF EXISTS %s' % DB)
-        cluster.query('CREATE DATABASE %s' % DB)
-    coordinator.query('CREATE EXTENSION postgres_fdw', dbname=DB)
-    for server, shard in (('pr_shard1', shard1), ('pr_shard2', shard2)):
-        coordinator.query("CREATE SERVER %s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %%s, port %%s, dbname %%s)"
-                          % server, (shard.host, str(shard.port), DB), dbname=DB)
-        coordinator.query("CREATE USER MAPPING FOR postgres SERVER %s OPTIONS (user 'postgres', password %%s)"
-                          % server, (SUPERUSER_PASSWORD,), dbname=DB)
+    fdw_database(DB, coordinator, {'pr_shard1': shard1, 'pr_shard2': shard2})
     run = run_tasks([
         {'name': 'shard', 'pgdist.cluster.partitioned_table': table(
             shard1.login, partitions=[dict(PARTS[1], server=None)], side='shard')},
@@ -62,8 +54,11 @@ def built(coordinator, shard1, shard2):
 
 
 CASES = {
-    'bounds of a partition with rows': (dict(partitions=replace(PARTS, 'r_paris', values=['paris', 'lyon'])),
-                                        'r_paris holds rows: changing the bounds of partition r_paris'),
+    # (new bounds that still hold every row go through: test_partitioned_table_bounds.py)
+    'bounds of a partition with rows outside them': (
+        dict(partitions=replace(PARTS, 'r_paris', values=['lyon'])),
+        "partitions: r_paris: public.r_paris holds 1 row(s) outside its new bounds FOR VALUES IN ('lyon') (smallest "
+        "key paris, largest key paris)"),
     'column type with rows': (dict(columns=[COLUMNS[0], COLUMNS[1], dict(COLUMNS[2], type='int')]),
                               'changing the type of column note from text to integer'),
     'removed column with rows': (dict(columns=COLUMNS[:2]), 'dropping column note'),

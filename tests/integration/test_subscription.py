@@ -71,10 +71,28 @@ def sub_task(publisher, subscriber, name='sub', **args):
 
 
 def subscription_row(subscriber, name='sub'):
+    """enabled, binary, streaming (as substream stores it: a bool in 14 and 15, a "char" from 16 on),
+    disable_on_error, synchronous_commit, slot and publications; columns PostgreSQL 13 or 14 lack are None."""
+    major = subscriber.major
     rows = subscriber.query("""
-        SELECT subenabled, subbinary, substream, subdisableonerr, subsynccommit, subslotname::text,
-               subpublications::text[] FROM pg_subscription WHERE subname = %s""", (name,))
+        SELECT subenabled, {binary}, {stream}, {disable}, subsynccommit, subslotname::text,
+               subpublications::text[] FROM pg_subscription WHERE subname = %s""".format(
+        binary='subbinary' if major >= 14 else 'NULL', stream='substream' if major >= 14 else 'NULL',
+        disable='subdisableonerr' if major >= 15 else 'NULL'), (name,))
     return rows[0] if rows else None
+
+
+def options_of_this_major(major):
+    """The options test_connection_publications_and_options_are_altered turns on, as far as the server has them,
+    and how pg_subscription then stores binary, streaming and disable_on_error."""
+    options = dict(synchronous_commit='remote_apply')
+    if major >= 14:
+        options.update(binary=True, streaming='parallel' if major >= 16 else True)
+    if major >= 15:
+        options.update(disable_on_error=True)
+    stored = (True if major >= 14 else None, ('p' if major >= 16 else True) if major >= 14 else None,
+              True if major >= 15 else None)
+    return options, stored
 
 
 def slots(publisher):
@@ -94,6 +112,9 @@ def test_create_check_mode_then_apply_idempotent(pair):
     assert subscription_row(subscriber) is None and slots(publisher) == []
     query = checked.results()[1]['queries'][0]
     assert query.startswith('CREATE SUBSCRIPTION "sub" CONNECTION ') and '********' in query, query
+    # PostgreSQL 18 streams in parallel by default, older ones do not stream unless asked
+    default_streaming = 'parallel' if subscriber.major >= 18 else 'off'
+    assert checked.results()[1]['diff']['after']['streaming'] == default_streaming
 
     applied = run([publication, sub_task(publisher, subscriber)])
     assert applied.ok, applied.stdout
@@ -101,6 +122,7 @@ def test_create_check_mode_then_apply_idempotent(pair):
     assert slots(publisher) == ['sub']
     again = run([publication, sub_task(publisher, subscriber)])
     assert again.ok and again.changed('localhost') == 0, again.stdout
+    assert again.results()[1]['diff']['before'] == applied.results()[1]['diff']['after']
     assert wait_for(lambda: rows(subscriber) == [(1, 'before the subscription')])
 
 
@@ -122,8 +144,7 @@ def test_connection_publications_and_options_are_altered(pair):
     publisher.query("ALTER ROLE repl PASSWORD %s", (NEW_PASSWORD,))
     wanted = sub_task(publisher, subscriber, publications=['pub_items', 'pub_extra'],
                       connection=connection(publisher, NEW_PASSWORD, application_name='replica_app'),
-                      options=dict(binary=True, streaming=True, disable_on_error=True,
-                                   synchronous_commit='remote_apply'))
+                      options=options_of_this_major(subscriber.major)[0])
     applied = run([task(publisher, 'publication', name='pub_extra', tables=['extra']), wanted])
     assert applied.ok, applied.stdout
     result = applied.results()[1]
@@ -131,8 +152,8 @@ def test_connection_publications_and_options_are_altered(pair):
     assert 'SET PUBLICATION "pub_extra", "pub_items"' in result['queries'][2]
     assert result['diff']['after']['connection']['password'] == '******** (changed)'
     assert result['diff']['after']['connection']['application_name'] == 'replica_app'
-    assert subscription_row(subscriber) == (True, True, True, True, 'remote_apply', 'sub',
-                                            ['pub_extra', 'pub_items'])
+    assert subscription_row(subscriber) == (True,) + options_of_this_major(subscriber.major)[1] + (
+        'remote_apply', 'sub', ['pub_extra', 'pub_items'])
     assert wait_for(lambda: rows(subscriber, 'extra') == [(1,), (2,)])
     assert wait_for(lambda: publisher.scalar(
         "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'replica_app'") == 1)

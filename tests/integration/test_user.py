@@ -77,8 +77,17 @@ def test_password_compared_with_server_stored_verifier(shard2, encryption, prefi
         task('on_create', 'user', shard2, name=role, password='other-pw-1', update_password='on_create'),
     ])
     results = by_name(run)
-    assert run.ok and run.changed('localhost') == 0
-    assert not results['same']['password_changed'] and not results['on_create']['password_changed']
+    assert run.ok and not results['on_create']['changed'] and not results['on_create']['password_changed']
+    if prefix == 'md5' and shard2.major >= 18:
+        # PostgreSQL 18 deprecates MD5: the same password is stored again as SCRAM-SHA-256, once
+        assert results['same']['changed'] and results['same']['password_changed']
+        assert any('MD5, which PostgreSQL 18 deprecates' in warning for warning in results['same']['warnings'])
+        assert verifier(shard2, role).startswith('SCRAM-SHA-256$') and can_login(shard2, role, PASSWORD)
+        stored = verifier(shard2, role)
+        again = run_tasks([task('same', 'user', shard2, name=role, password=PASSWORD)])
+        assert again.ok and again.changed('localhost') == 0
+    else:
+        assert run.changed('localhost') == 0 and not results['same']['password_changed']
     assert verifier(shard2, role) == stored
 
     changed = run_tasks([task('new', 'user', shard2, name=role, password='other-pw-2')])
@@ -107,3 +116,44 @@ def test_bad_attribute_and_absent(shard2):
     results = by_name(run)
     assert results['drop']['changed'] and not results['again']['changed']
     assert shard2.scalar("SELECT count(*) FROM pg_roles WHERE rolname = 't2_gone'") == 0
+
+
+def test_createrole_alone_alters_only_the_roles_it_administers_from_16(shard2):
+    """Up to 15 CREATEROLE alters any role that is not a superuser; from 16 on it needs ADMIN OPTION on the
+    role (which it gets on the roles it creates), and the module refuses without it, in check mode too."""
+    shard2.query("CREATE ROLE t2_admin LOGIN CREATEROLE PASSWORD 'Adm1n-pw-x'")
+    shard2.query("CREATE ROLE t2_others LOGIN")
+    login = dict(shard2.login, login_user='t2_admin', login_password='Adm1n-pw-x', db='postgres')
+    ignore = {'ignore_errors': True}
+
+    def tasks(check=False):
+        """As t2_admin: create and alter a role of its own, alter one of others, plan dropping it."""
+        return [task('own', 'user', None, name='t2_own', connection_limit=3, _task=dict(ignore, check_mode=check)),
+                task('others', 'user', None, name='t2_others', connection_limit=2,
+                     _task=dict(ignore, check_mode=check)),
+                task('drop others', 'user', None, name='t2_others', state='absent',
+                     _task=dict(ignore, check_mode=True))]
+    refusal = ('name: t2_admin may not alter or drop role t2_others: from PostgreSQL 16 on that needs the ADMIN '
+               'OPTION on t2_others, CREATEROLE alone no longer suffices (as a superuser or a role holding it: '
+               'GRANT t2_others TO t2_admin WITH ADMIN OPTION)')
+    before = snapshot(shard2)
+    for check in (True, False):
+        results = by_name(run_tasks(tasks(check), module_defaults=login))
+        assert results['own']['changed'] and not results['own'].get('failed'), results['own']
+        for name in ('others', 'drop others'):
+            if shard2.major >= 16:
+                assert results[name]['failed'] and results[name]['msg'] == refusal, results[name]
+            else:
+                assert results[name]['changed'] and not results[name].get('failed'), results[name]
+        if check:
+            assert snapshot(shard2) == before
+    assert shard2.scalar("SELECT rolconnlimit FROM pg_roles WHERE rolname = 't2_own'") == 3
+    assert shard2.scalar("SELECT rolconnlimit FROM pg_roles WHERE rolname = 't2_others'") == (
+        -1 if shard2.major >= 16 else 2)
+    if shard2.major >= 16:
+        shard2.query("GRANT t2_others TO t2_admin WITH ADMIN OPTION")
+        granted = by_name(run_tasks(tasks(), module_defaults=login))
+        assert granted['others']['changed'] and not granted['others'].get('failed'), granted['others']
+        assert shard2.scalar("SELECT rolconnlimit FROM pg_roles WHERE rolname = 't2_others'") == 2
+    for role in ('t2_own', 't2_others', 't2_admin'):
+        shard2.query('DROP ROLE %s' % role)

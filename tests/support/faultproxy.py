@@ -63,7 +63,7 @@ class FaultProxy(object):
     def _accept(self):
         while not self.closed:
             try:
-                client, dummy = self.listener.accept()
+                client = self.listener.accept()[0]
             except OSError:
                 return
             try:

@@ -5,6 +5,10 @@ with pg_ctl on a free port, listening on 127.0.0.1 and a private unix
 socket. The superuser `postgres` has a password and TCP uses scram-sha-256,
 as the collection's roles configure it. Tests run as root, so the server
 runs as the `postgres` system user.
+
+A cluster runs the major version it is given, else the one of this test run:
+PGDIST_PG_VERSION (13 to 18, default 15, Debian's). support/pgbinaries.py
+says where each major's binaries come from.
 """
 
 import os
@@ -17,7 +21,11 @@ import time
 
 import psycopg2
 
-PG_BIN = os.environ.get('PGDIST_PG_BIN', '/usr/lib/postgresql/15/bin')
+from support.pgbinaries import DEBIAN_BIN, DEBIAN_MAJOR, bin_dir
+
+PG_MAJOR = int(os.environ.get('PGDIST_PG_VERSION') or DEBIAN_MAJOR)
+# Debian's 15, with the client and build tools the other packages lack (pg_config and pgbench for tests/extension).
+PG_BIN = DEBIAN_BIN
 SUPERUSER_PASSWORD = 'Sup3r-secret-pw'
 RUN_AS = 'postgres'
 
@@ -37,8 +45,10 @@ def _demote():
 
 
 class PgCluster(object):
-    def __init__(self, name, base_dir=None, settings=None):
+    def __init__(self, name, base_dir=None, settings=None, major=None):
         self.name = name
+        self.major = int(major or PG_MAJOR)
+        self.bin = bin_dir(self.major)
         self.base = tempfile.mkdtemp(prefix='pgdist-%s-' % name, dir=base_dir)
         self.datadir = os.path.join(self.base, 'data')
         self.socket_dir = os.path.join(self.base, 'run')
@@ -54,7 +64,15 @@ class PgCluster(object):
         os.chmod(self.base, 0o755)
 
     def _run(self, *args):
-        subprocess.run(args, check=True, preexec_fn=_demote, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        done = subprocess.run(args, check=False, preexec_fn=_demote, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+        if done.returncode != 0:
+            log = ''
+            if os.path.exists(self.logfile):
+                with open(self.logfile) as handle:
+                    log = handle.read()[-3000:]
+            raise RuntimeError('%s failed (PostgreSQL %d, %s):\n%s%s' % (
+                os.path.basename(args[0]), self.major, self.name, done.stdout[-3000:], log))
 
     def init(self):
         pwfile = os.path.join(self.base, 'pw')
@@ -63,7 +81,7 @@ class PgCluster(object):
         if os.geteuid() == 0:
             entry = pwd.getpwnam(RUN_AS)
             os.chown(pwfile, entry.pw_uid, entry.pw_gid)
-        self._run(os.path.join(PG_BIN, 'initdb'), '-D', self.datadir, '-U', 'postgres', '--pwfile', pwfile,
+        self._run(os.path.join(self.bin, 'initdb'), '-D', self.datadir, '-U', 'postgres', '--pwfile', pwfile,
                   '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8')
         os.unlink(pwfile)
         conf = dict(
@@ -79,7 +97,7 @@ class PgCluster(object):
         return self
 
     def start(self):
-        self._run(os.path.join(PG_BIN, 'pg_ctl'), '-D', self.datadir, '-l', self.logfile, '-w', '-t', '60', 'start')
+        self._run(os.path.join(self.bin, 'pg_ctl'), '-D', self.datadir, '-l', self.logfile, '-w', '-t', '60', 'start')
         return self
 
     def running(self):
@@ -87,7 +105,7 @@ class PgCluster(object):
 
     def stop(self, mode='fast'):
         if os.path.exists(os.path.join(self.datadir, 'postmaster.pid')):
-            self._run(os.path.join(PG_BIN, 'pg_ctl'), '-D', self.datadir, '-m', mode, '-w', 'stop')
+            self._run(os.path.join(self.bin, 'pg_ctl'), '-D', self.datadir, '-m', mode, '-w', 'stop')
 
     def destroy(self):
         try:
@@ -115,6 +133,11 @@ class PgCluster(object):
         rows = self.query(statement, params, dbname)
         return rows[0][0] if rows else None
 
+    def version(self):
+        """major.minor as the modules print it (13.23), from server_version_num."""
+        number = int(self.scalar('SHOW server_version_num'))
+        return '%d.%d' % (number // 10000, number % 10000)
+
     @property
     def login(self):
         """Connection options for our modules, as a task would pass them."""
@@ -122,8 +145,8 @@ class PgCluster(object):
                     login_password=SUPERUSER_PASSWORD)
 
 
-def start_cluster(name, base_dir=None, settings=None):
-    return PgCluster(name, base_dir, settings).init().start()
+def start_cluster(name, base_dir=None, settings=None, major=None):
+    return PgCluster(name, base_dir, settings, major).init().start()
 
 
 def wait_for(predicate, timeout=30.0, interval=0.2):

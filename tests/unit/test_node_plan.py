@@ -88,7 +88,10 @@ def test_coordinator_slice():
     assert node['user_mappings'] == [dict(server='s1', user='postgres'), dict(server='s2', user='postgres')]
     assert node['connection'] == dict(login_unix_socket='/var/run/postgresql', login_port=5432, login_user='postgres')
     assert node['database'] == dict(name='library', owner=None)
-    assert build(analyze_tables=True)['hosts']['c1']['analyze'] == ['public.events', 'public.parent']
+    assert [table.get('analyze') for table in node['tables']] == [None, None, None]
+    analyzed = build(analyze_tables=True)['hosts']
+    assert [table.get('analyze') for table in analyzed['c1']['tables']] == [True, True, None]
+    assert all('analyze' not in table for table in analyzed['s1']['tables'])
 
 
 def test_settings_come_from_each_contribution_and_the_user_wins():

@@ -3,8 +3,9 @@
 import pytest
 
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
-from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning import (
-    Bound, MAXVALUE, MINVALUE, check_bounds, parse_bound, parse_layout)
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.bounds import (
+    Bound, MAXVALUE, MINVALUE, check_bounds, parse_bound)
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.layout import parse_layout
 
 COLUMNS = [{'name': 'id', 'type': 'int'}, {'name': 'location', 'type': 'varchar'}]
 

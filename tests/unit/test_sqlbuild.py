@@ -98,3 +98,15 @@ def test_statements_run_on_a_real_server_and_names_survive_verbatim(pg_conn):
                 cursor.execute(statement)
         finally:
             cursor.execute('ROLLBACK')
+
+
+def test_publication_lists_name_each_kind_once(pg_conn):
+    """One TABLE keyword for the tables and one TABLES IN SCHEMA for the schemas: PostgreSQL 13 and 14 parse
+    `TABLE a, b` only, 15 and later both forms."""
+    objects = [('public', 'books', None, None), ('public', 'loans', 'returned IS NOT TRUE', ['id']), 'ref', 'app']
+    assert render(sqlbuild.create_publication('pub', objects=objects[:2]), pg_conn) == (
+        'CREATE PUBLICATION "pub" FOR TABLE "public"."books", "public"."loans" ("id") WHERE (returned IS NOT TRUE)')
+    assert render(sqlbuild.alter_publication_objects('pub', 'DROP', objects), pg_conn) == (
+        'ALTER PUBLICATION "pub" DROP TABLE "public"."books", "public"."loans", TABLES IN SCHEMA "ref", "app"')
+    assert render(sqlbuild.alter_publication_objects('pub', 'ADD', objects[2:]), pg_conn) == (
+        'ALTER PUBLICATION "pub" ADD TABLES IN SCHEMA "ref", "app"')

@@ -1,0 +1,186 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdist.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The coordinator side: a parent table and its partitions, local tables or foreign tables on shards.
+
+CoordinatorPlanner holds the steps both layouts share. Its subclasses are the
+strategies: declarative.py (PARTITION BY) and inheritance.py (the seeds'
+INHERITS children with a routing trigger). They implement the layout hooks:
+check_parent, create_parent, create_child, attach_existing, bound_changed,
+unbind, bind, take_out, drop_child, row_movement and analyzed_tables, and set
+PARENT_KIND (the relkind of their parent).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.pgdist.cluster.plugins.module_utils import sqlbuild
+from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning import sql
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.base import Planner, column_view
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.layout import MOVER_SUFFIX, ROUTING_SUFFIX
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.snapshot import read_coordinator, remote_of
+from ansible_collections.pgdist.cluster.plugins.module_utils.plan import Refusal, options_diff
+
+
+def current_view(snapshot, key):
+    """The parent and its children as the catalogs hold them, for the diff."""
+    parent = snapshot.relation(key)
+    if parent is None:
+        return {}
+    partitions = {}
+    for child in (snapshot.relation(child_key) for child_key in snapshot.children):
+        remote = remote_of(child)
+        partitions[child['name']] = dict(
+            bounds=child['bound'] if child['is_partition'] else ', '.join(child['bound_checks']) or None,
+            server=child['server'], remote='%s.%s' % remote if remote else None)
+    return dict(table='%s.%s' % key, partitioning='declarative' if parent['kind'] == 'p' else 'inheritance',
+                columns=column_view(snapshot.columns_of(key)), partitions=partitions)
+
+
+def missing_servers(layout, snapshot):
+    """{foreign server the partitions name that does not exist: the message saying so}."""
+    wanted = set(part.server for part in layout.partitions if part.server)
+    return dict((server, 'partitions: %s: foreign server %s does not exist in database %s; create it first '
+                         '(pgdist.cluster.foreign_server)'
+                         % (', '.join(part.name for part in layout.partitions if part.server == server), server,
+                            snapshot.database))
+                for server in sorted(wanted - snapshot.servers))
+
+
+class CoordinatorPlanner(Planner):
+    read = staticmethod(read_coordinator)
+    PARENT_KIND = None
+
+    def run(self):
+        layout, snapshot = self.layout, self.snapshot
+        parent = snapshot.relation(layout.qualified)
+        before = current_view(snapshot, layout.qualified)
+        if not layout.present:
+            self.drop_all(parent)
+            return dict(before=before, after={}, partitions={}, unlisted_partitions=[])
+        self.validate_servers()
+        self.ensure_schemas(set([layout.schema] + [part.schema for part in layout.partitions]))
+        columns = self.reconcile_parent(parent)
+        listed = set(part.qualified for part in layout.partitions)
+        unlisted = [key for key in snapshot.children if key not in listed]
+        self.reconcile_partitions(unlisted)
+        if parent is not None:
+            self.primary_key(layout.table, layout.label, parent['primary_key'])
+        self.row_movement()
+        self.analyze(self.analyzed_tables())
+        partitions = dict((part.name, part.view()) for part in layout.partitions)
+        after = dict(table=layout.label, partitioning=layout.mode, method=layout.method, key=layout.key,
+                     columns=columns, partitions=dict(partitions))
+        if not layout.prune:
+            after['partitions'].update((key[1], before['partitions'][key[1]]) for key in unlisted)
+        return dict(before=before, after=after, partitions=partitions,
+                    unlisted_partitions=['%s.%s' % key for key in unlisted])
+
+    def validate_servers(self):
+        for message in missing_servers(self.layout, self.snapshot).values():
+            raise InvalidInput(message)
+
+    def reconcile_parent(self, parent):
+        """Create the parent, or check it and reconcile its columns; the column view after."""
+        layout = self.layout
+        if parent is None:
+            self.create_parent()
+            return dict((column.name, column.view()) for column in layout.columns)
+        if parent['kind'] != self.PARENT_KIND:
+            kinds = dict(p='partitioned', r='plain')
+            raise Refusal('%s exists as a %s table; it cannot become a %s table in place (that means moving every '
+                          'row); nothing was changed' % (layout.label, kinds.get(parent['kind'], parent['kind']),
+                                                         kinds[self.PARENT_KIND]))
+        self.check_parent(parent)
+        return self.columns(layout.table, layout.qualified, self.snapshot.columns_of(layout.qualified), layout.key)
+
+    # -- partitions ---------------------------------------------------------------------
+
+    def reconcile_partitions(self, unlisted):
+        """What takes a partition out (prune, re-point, old bounds) is planned before what puts one in,
+        so bounds can pass from one partition to another in one run."""
+        added, rebound = [], []
+        for key in unlisted:
+            self.prune(key)
+        for part in self.layout.partitions:
+            current = self.snapshot.relation(part.qualified)
+            if part.qualified not in self.snapshot.children:
+                added.append((part, current))
+            elif self.repointed(part, current):
+                added.append((part, None))
+            else:
+                if self.bound_changed(part, current):
+                    rebound.append(part)
+                self.update_options(part, current)
+        self.unbind(rebound)
+        for part, existing in added:
+            self.add_partition(part, existing)
+        self.bind(rebound)
+
+    def add_partition(self, part, existing):
+        if existing is None:
+            self.create_child(part)
+        else:
+            self.attach_existing(part, existing)
+
+    def repointed(self, part, current):
+        """Drop a partition that moves (local, server, remote table), to be created anew; refused with rows."""
+        remote = remote_of(current)
+        wanted_remote = part.remote if part.server else None
+        if current['server'] == part.server and remote == wanted_remote:
+            return False
+        where = ('foreign table on %s' % current['server']) if current['server'] else 'local table'
+        self.refuse_if_rows(part.schema, part.name, 're-pointing partition %s from its %s%s to %s'
+                            % (part.name, where, ' (%s.%s)' % remote if remote else '',
+                               ('server %s (%s.%s)' % ((part.server,) + part.remote)) if part.server
+                               else 'a local table'))
+        for statement in self.drop_child(part.table, foreign=bool(current['server'])):
+            self.plan.add(statement)
+        return True
+
+    def update_options(self, part, current):
+        if part.server:
+            actions = options_diff(current['options'], part.fdw_options())
+            if actions:
+                self.plan.add(sqlbuild.alter_foreign_table_options(part.table, actions))
+
+    def prune(self, key):
+        layout = self.layout
+        if not layout.prune:
+            self.plan.warn('partition %s.%s of %s is not listed; it is kept (prune_partitions: true detaches it)'
+                           % (key + (layout.label,)))
+            return
+        table = sqlbuild.ident(*key)
+        self.plan.add(self.take_out(table))
+        if layout.drop_data:
+            self.plan.add(sqlbuild.drop_relation(table, foreign=self.snapshot.relation(key)['kind'] == 'f'))
+
+    def drop_all(self, parent):
+        layout = self.layout
+        if parent is None:
+            return
+        children = [self.snapshot.relation(key) for key in self.snapshot.children]
+        if not layout.drop_data:
+            raise Refusal('state: absent would drop %s with its %d partition(s) (%s) and their rows; set drop_data: '
+                          'true to drop them; nothing was changed'
+                          % (layout.label, len(children), ', '.join(child['name'] for child in children) or 'none'))
+        for child in children:
+            table = sqlbuild.ident(child['schema'], child['name'])
+            if parent['kind'] == 'p':
+                self.plan.add(sql.detach_partition(layout.table, table))
+            self.plan.add(sqlbuild.drop_relation(table, foreign=child['kind'] == 'f'))
+        self.plan.add(sqlbuild.drop_relation(layout.table))
+        for suffix in (ROUTING_SUFFIX, MOVER_SUFFIX):
+            self.drop_function(layout.schema, suffix)
+
+    def trigger(self, name, timing, suffix, body):
+        """The row trigger name on the parent, calling <table><suffix> with body (see Planner.trigger_function)."""
+        layout = self.layout
+        function = self.trigger_function(layout.schema, suffix, body)
+        current = self.snapshot.triggers_on(layout.qualified).get(name)
+        if current != '%s.%s' % (layout.schema, layout.function_name(suffix)):
+            if current is not None:
+                self.plan.add(sql.drop_trigger(name, layout.table))
+            self.plan.add(sql.create_trigger(name, timing, layout.table, function))

@@ -1,0 +1,178 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdist.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read first, then decide: the current state of one table, read in one place before planning.
+
+A Snapshot is plain data keyed by (schema, name), so a test can build one by
+hand. The readers fill it through catalog.py with a fixed number of queries
+per table. The only question planning asks the server later is about rows
+(does a table hold any; which rows fall outside new bounds): LiveRows answers
+it, lazily, when a planned change would touch rows.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild
+from ansible_collections.pgdist.cluster.plugins.module_utils.connection import pg_message, savepoint
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning import sql
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.layout import (
+    GUARD_SUFFIX, MOVER_SUFFIX, ROUTING_SUFFIX)
+from ansible_collections.pgdist.cluster.plugins.module_utils.plan import Refusal
+
+try:
+    import psycopg2
+except ImportError:  # pragma: no cover - reported by the runner
+    pass
+
+
+class Snapshot(object):
+    """What the catalogs hold now around one table.
+
+    relations: (schema, name) -> catalog.relations() row (kind, is_partition,
+        strategy, bound, server, options, bound_checks, primary_key) of every
+        table the plan may touch that exists;
+    children: the (schema, name) of the parent's children, by name;
+    columns: (schema, name) -> [dict(name, type, not_null, default, value)],
+        value being a constant default as the server prints it in the column's type;
+    schemas, servers: those of the wanted ones that exist;
+    functions: (schema, name) -> source of the trigger functions the plan manages;
+    triggers: (schema, table) -> {trigger name: 'schema.function'};
+    database: the current database, for messages.
+    """
+
+    def __init__(self, relations=None, children=(), columns=None, schemas=(), servers=(), functions=None,
+                 triggers=None, database=''):
+        self.relations = dict(relations or {})
+        self.children = list(children)
+        self.columns = dict(columns or {})
+        self.schemas = set(schemas)
+        self.servers = set(servers)
+        self.functions = dict(functions or {})
+        self.triggers = dict(triggers or {})
+        self.database = database
+
+    def relation(self, key):
+        return self.relations.get(key)
+
+    def columns_of(self, key):
+        return self.columns.get(key, [])
+
+    def triggers_on(self, key):
+        return self.triggers.get(key, {})
+
+
+def remote_of(relation):
+    """(schema, table) a foreign table reads on its server, None for a local table."""
+    if not relation['server']:
+        return None
+    options = relation['options']
+    return (options.get('schema_name', relation['schema']), options.get('table_name', relation['name']))
+
+
+def constant_text(expression):
+    """The text of a constant default ('x'::type, 42, true), or None for anything else."""
+    if expression is None:
+        return None
+    match = re.match(r"^'((?:[^']|'')*)'(::[a-z ]+(\(\d+(,\d+)?\))?)?$", expression)
+    if match:
+        return match.group(1).replace("''", "'")
+    if re.match(r'^-?\d+(\.\d+)?$|^true$|^false$', expression):
+        return expression
+    match = re.match(r"^\((-?\d+(\.\d+)?)\)(::[a-z ]+)?$", expression)
+    return match.group(1) if match else None
+
+
+def _columns(conn, relations):
+    """Columns of the relations, each constant default canonicalised in its own type."""
+    if not relations:
+        return {}
+    by_oid = catalog.columns(conn, [row['oid'] for row in relations.values()])
+    result = dict((key, by_oid[row['oid']]) for key, row in relations.items())
+    constants = {}
+    for column in (column for columns in result.values() for column in columns):
+        column['value'] = None
+        text = constant_text(column['default'])
+        if text is not None:
+            constants.setdefault(column['type'], []).append((column, text))
+    for type_sql, pairs in constants.items():
+        for (column, _text), value in zip(pairs, catalog.canonical_values(conn, type_sql, [p[1] for p in pairs])):
+            column['value'] = value
+    return result
+
+
+def _triggers(conn, relations):
+    if not relations:
+        return {}
+    by_oid = catalog.triggers(conn, [row['oid'] for row in relations.values()])
+    return dict((key, by_oid[row['oid']]) for key, row in relations.items())
+
+
+def read_coordinator(conn, layout):
+    """The parent, its children, the listed partitions that are not (yet) its children, and what they use."""
+    parent_key = layout.qualified
+    parents = catalog.relations(conn, [parent_key])
+    parent = parents.get(parent_key)
+    children = catalog.children(conn, parent['oid']) if parent else []
+    relations = dict(((child['schema'], child['name']), child) for child in children)
+    relations.update(catalog.relations(conn, [part.qualified for part in layout.partitions
+                                              if part.qualified not in relations]))
+    relations.update(parents)
+    functions = [(layout.schema, layout.function_name(suffix)) for suffix in (ROUTING_SUFFIX, MOVER_SUFFIX)]
+    return Snapshot(
+        relations=relations, children=[(child['schema'], child['name']) for child in children],
+        columns=_columns(conn, parents), triggers=_triggers(conn, parents),
+        schemas=catalog.existing_schemas(conn, set([layout.schema] + [part.schema for part in layout.partitions])),
+        servers=catalog.existing_servers(conn, set(part.server for part in layout.partitions if part.server)),
+        functions=catalog.function_sources(conn, functions), database=conn.info.dbname)
+
+
+def read_shard(conn, layout):
+    """The shard tables behind the listed partitions, the hash shape tables and the key guards."""
+    targets = [part.remote for part in layout.partitions]
+    relations = catalog.relations(conn, targets + list(layout.hash_shapes().values()))
+    tables = dict((key, row) for key, row in relations.items() if key in targets)
+    schemas = set(target[0] for target in targets)
+    return Snapshot(
+        relations=relations, columns=_columns(conn, tables), triggers=_triggers(conn, tables),
+        schemas=catalog.existing_schemas(conn, schemas), database=conn.info.dbname,
+        functions=catalog.function_sources(conn, [(schema, layout.function_name(GUARD_SUFFIX))
+                                                  for schema in schemas]))
+
+
+def read_plain(conn, layout):
+    """One plain table."""
+    relations = catalog.relations(conn, [layout.qualified])
+    return Snapshot(relations=relations, columns=_columns(conn, relations),
+                    schemas=catalog.existing_schemas(conn, [layout.schema]), database=conn.info.dbname)
+
+
+class LiveRows(object):
+    """Row checks on the server: the one call planning makes after the snapshot, only when needed.
+
+    Each check runs in a savepoint, so a shard that cannot answer (down,
+    remote table missing) fails that check only, and the change is refused
+    instead of being made blind.
+    """
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def _ask(self, schema, name, query, question):
+        try:
+            with savepoint(self.conn, 'pgdist_row_check'):
+                return catalog.row_check(self.conn, query)
+        except psycopg2.Error as exc:
+            raise Refusal('cannot tell whether %s.%s holds %s (%s); nothing was changed'
+                          % (schema, name, question, pg_message(exc)))
+
+    def any(self, schema, name):
+        """Whether the table (through its fdw for a foreign table) holds any row."""
+        return self._ask(schema, name, sql.has_rows(sqlbuild.ident(schema, name)), 'rows')[0]
+
+    def outside(self, schema, name, query):
+        """(count, smallest key, largest key) of the rows query (sql.rows_outside) finds."""
+        return tuple(self._ask(schema, name, query, 'rows outside its new bounds'))
