@@ -67,8 +67,12 @@ def test_check_mode_plans_every_task_of_a_new_database(shard1, before):
     assert 'character varying(20)' in coordinator[0]
     assert results['coordinator table']['missing_parents'] == ['database chk_new', 'foreign server chk_srv']
     assert results['shard table']['missing_parents'] == ['role chk_fdw', 'database chk_new']
-    assert [query.split(' (')[0] for query in results['shard table']['queries']] == [
+    # The shard table and the key guard that refuses an UPDATE moving a row off this shard.
+    shard_queries = results['shard table']['queries']
+    assert [query.split(' (')[0] for query in shard_queries[:2]] == [
         'CREATE TABLE "public"."_pgdist_hash_events"', 'CREATE TABLE "public"."events_p0"']
+    assert shard_queries[2].startswith('CREATE OR REPLACE FUNCTION "public"."events_pgdist_key_guard"()')
+    assert shard_queries[3].startswith('CREATE TRIGGER') and len(shard_queries) == 4
     assert results['publication']['queries'] == ['CREATE PUBLICATION "chk_pub" FOR TABLE "public"."events_p0" '
                                                  'WITH ("publish" = \'insert, update, delete, truncate\', '
                                                  '"publish_via_partition_root" = false)']

@@ -177,7 +177,7 @@ def test_bad_input_is_refused_naming_the_field(pg):
         assert message in result['msg']
     planned = results[-2]
     assert planned['changed'] and planned['missing_parents'] == ['table ref.nosuch']
-    assert planned['queries'] == ['CREATE PUBLICATION "bad" FOR TABLE "public"."books", TABLE "ref"."nosuch" WITH '
+    assert planned['queries'] == ['CREATE PUBLICATION "bad" FOR TABLE "public"."books", "ref"."nosuch" WITH '
                                   '("publish" = \'insert, update, delete, truncate\', "publish_via_partition_root" = false)']
     assert 'check mode: table ref.nosuch does not exist yet' in planned['warnings'][0]
     assert results[-1]['failed']
