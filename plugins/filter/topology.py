@@ -21,7 +21,8 @@ from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import 
 
 PLAN_VARIABLES = ('database', 'tables', 'reference_tables', 'fdw_user', 'fdw_mapped_users', 'foreign_server_options',
                   'analyze_tables', 'replication_user', 'replication_synchronous_count', 'coordinator_group',
-                  'shards_group', 'replicas_group', 'check_mode')
+                  'shards_group', 'replicas_group', 'check_mode', 'coordinator_extension', 'extension_settings',
+                  'max_prepared_transactions', 'keepalives', 'client_connection_check_interval')
 
 
 def _filter_errors(function):

@@ -29,6 +29,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.pgdist.cluster.plugins.module_utils import transactions
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
 from ansible_collections.pgdist.cluster.plugins.module_utils.topology import (
     coordinator_tables, fdw_hba_rules, flag, peer, peer_ssl_options, pins_from_tables, place_partitions,
@@ -42,12 +43,12 @@ MANAGED_SETTINGS = (
     'ssl_min_protocol_version', 'enable_partition_pruning', 'enable_partitionwise_aggregate',
     'enable_partitionwise_join', 'wal_level', 'max_wal_senders', 'max_replication_slots', 'max_slot_wal_keep_size',
     'synchronous_standby_names',
-)
+) + transactions.MANAGED_SETTINGS
 OBSERVED_SETTINGS = (
     'max_connections', 'shared_buffers', 'max_worker_processes', 'max_logical_replication_workers',
-    'max_sync_workers_per_subscription', 'wal_keep_size', 'shared_preload_libraries', 'work_mem',
-    'maintenance_work_mem', 'effective_cache_size', 'enable_async_append', 'max_parallel_workers_per_gather',
-    'max_prepared_transactions', 'statement_timeout',
+    'max_sync_workers_per_subscription', 'wal_keep_size', 'work_mem', 'maintenance_work_mem',
+    'effective_cache_size', 'enable_async_append', 'max_parallel_workers_per_gather', 'statement_timeout',
+    'deadlock_timeout',
 )
 # The files the roles write in the cluster's configuration directory. Debian's postgresql.conf reads conf.d
 # in name order at its end; postgresql.auto.conf (ALTER SYSTEM) is read after everything and wins.
@@ -101,6 +102,12 @@ def _server_settings(inventory, host, node):
     return settings
 
 
+def _transaction_settings(inventory, host, node):
+    """The coordinator extension and what the shards need for it (transactions.py)."""
+    return transactions.node_settings(inventory.variables, node['roles'], int(node['cluster']['version']),
+                                      inventory.database)
+
+
 def _coordinator_settings(inventory, host, node):
     return dict(inventory.facts[host]['coordinator_settings'] or {}) if 'coordinator' in node['roles'] else {}
 
@@ -134,6 +141,7 @@ def _user_settings(inventory, host, node):
 # (source, contribution): later ones win. Only the user's may set names outside MANAGED_SETTINGS.
 CONTRIBUTIONS = (
     ('server', _server_settings),
+    ('distributed transactions', _transaction_settings),
     ('coordinator', _coordinator_settings),
     ('shard', _shard_settings),
     ('replication', _replication_settings),
@@ -147,7 +155,23 @@ def _settings(inventory, host, node):
         for name, value in contribution(inventory, host, node).items():
             settings[name] = value
             sources[name] = source
+    if 'pgdist.database' in settings:
+        # The libraries another source preloads (the cluster's own postgresql.conf, or the user's value) stay,
+        # after pgdist: our include is read later and would otherwise drop them.
+        elsewhere = _set_elsewhere(inventory.read(host)['info'] or {}, 'shared_preload_libraries',
+                                   node['cluster']['config_dir'])
+        if sources['shared_preload_libraries'] == 'distributed transactions' and elsewhere is not None:
+            settings['shared_preload_libraries'] = elsewhere
+        settings['shared_preload_libraries'] = transactions.preload_first(settings['shared_preload_libraries'])
     return settings, sources
+
+
+def _set_elsewhere(info, name, config_dir):
+    """The value of name in the last configuration file entry that is not one of ours, or None."""
+    ours = ['%s/%s/%s' % (config_dir, CONF_DIR, base) for base in (SETTINGS_FILE, SYNCHRONOUS_FILE)]
+    rows = [row for row in info.get('file_settings') or [] if row['name'] == name and row['sourcefile'] not in ours
+            and not row.get('error')]
+    return max(rows, key=lambda row: row['seqno'])['setting'] if rows else None
 
 
 def overriding_sources(settings, file_settings, config_dir):
@@ -315,6 +339,9 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
     node['fdw_login'] = 'shard' in roles
     shards = [inventory.peers[shard] for shard in inventory.shards]
     is_coordinator = 'coordinator' in roles
+    # The coordinator extension: the server role builds it (PGXS) before the settings that preload it, the
+    # coordinator role creates it in the database.
+    node['coordinator_extension'] = is_coordinator and transactions.extension_settings(variables) is not None
     node['foreign_servers'] = [dict(name=shard['server'], options=_server_options(inventory, shard, node))
                                for shard in shards] if is_coordinator else []
     node['user_mappings'] = [dict(server=shard['server'], user=user) for shard in shards
@@ -328,6 +355,7 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
 def _server_options(inventory, shard, node):
     options = dict(host=shard['address'], port=str(shard['port']), dbname=inventory.database)
     options.update(node['tls']['peer_options'])
+    options.update(transactions.foreign_server_options(inventory.variables, int(node['cluster']['version'])))
     options.update(inventory.variables['foreign_server_options'] or {})
     return options
 

@@ -77,8 +77,10 @@ def peer_ssl_options(ssl, ca_file=''):
     """libpq sslmode (and sslrootcert) of the connections between the nodes.
 
     Off: {} (libpq's prefer). On without a CA: require (the peers' generated
-    certificates are self-signed: encrypted, peer not authenticated). With a
-    CA: verify-full against it.
+    certificates are self-signed: encrypted, peer not authenticated) with
+    channel_binding=require: SCRAM bound to the TLS channel, so a machine in
+    the middle cannot complete authentication, and a server that does not
+    ask for SCRAM is refused. With a CA: verify-full against it.
     """
     if not flag(ssl, 'pgdist_ssl'):
         return {}
@@ -87,7 +89,7 @@ def peer_ssl_options(ssl, ca_file=''):
         if not ca_file.startswith('/'):
             raise InvalidInput('pgdist_ssl_ca_file must be an absolute path on the hosts, got %r' % ca_file)
         return {'sslmode': 'verify-full', 'sslrootcert': ca_file}
-    return {'sslmode': 'require'}
+    return {'sslmode': 'require', 'channel_binding': 'require'}
 
 
 def require_ssl(rules, ssl):

@@ -48,6 +48,9 @@ def variables(**extra):
                fdw_mapped_users=['postgres'], foreign_server_options=DEFAULTS['pgdist_foreign_server_options'],
                analyze_tables=False, replication_user='pgdist_replication', replication_synchronous_count=1,
                coordinator_group='coordinator', shards_group='shards', replicas_group='replicas', check_mode=False)
+    for key in ('coordinator_extension', 'extension_settings', 'max_prepared_transactions', 'keepalives',
+                'client_connection_check_interval'):
+        out[key] = DEFAULTS['pgdist_' + key]
     out.update(extra)
     return out
 
@@ -80,11 +83,13 @@ def test_each_host_gets_its_tables():
 def test_coordinator_slice():
     node = build()['hosts']['c1']
     assert node['roles'] == ['coordinator']
-    assert node['foreign_servers'] == [
-        dict(name='s1', options=dict(host='10.0.0.2', port='5433', dbname='library', sslmode='require',
-                                     batch_size=1000, fetch_size=10000, async_capable=True)),
-        dict(name='s2', options=dict(host='10.0.0.3', port='5434', dbname='library', sslmode='require',
-                                     batch_size=1000, fetch_size=10000, async_capable=True))]
+    # TLS without a CA binds SCRAM to the channel; keepalives and parallel commit on the coordinator's 15.
+    common = dict(dbname='library', sslmode='require', channel_binding='require', batch_size=1000, fetch_size=10000,
+                  async_capable=True, keepalives='1', keepalives_idle='10', keepalives_interval='5',
+                  keepalives_count='3', parallel_commit='true')
+    assert node['foreign_servers'] == [dict(name='s1', options=dict(common, host='10.0.0.2', port='5433')),
+                                       dict(name='s2', options=dict(common, host='10.0.0.3', port='5434'))]
+    assert node['coordinator_extension'] is True
     assert node['user_mappings'] == [dict(server='s1', user='postgres'), dict(server='s2', user='postgres')]
     assert node['connection'] == dict(login_unix_socket='/var/run/postgresql', login_port=5432, login_user='postgres')
     assert node['database'] == dict(name='library', owner=None)
@@ -102,7 +107,8 @@ def test_settings_come_from_each_contribution_and_the_user_wins():
     assert c1['settings_sources']['enable_partitionwise_join'] == 'coordinator'
     assert s1['settings']['max_prepared_transactions'] == 10
     assert s1['settings_sources']['max_prepared_transactions'] == 'shard'
-    assert 'max_prepared_transactions' not in s2['settings']
+    assert (s2['settings']['max_prepared_transactions'], s2['settings_sources']['max_prepared_transactions']) == (
+        100, 'distributed transactions')
     # s1 publishes to r1 and subscribes to the coordinator's reference tables: logical WAL, senders for 1 link.
     assert s1['settings']['wal_level'] == 'logical' and s1['settings']['max_slot_wal_keep_size'] == '1GB'
     assert (s1['settings']['max_wal_senders'], s1['settings_sources']['max_wal_senders']) == (
@@ -147,7 +153,7 @@ def test_replication_slices():
     assert [s['name'] for s in r1['subscriptions']] == ['pgdist_replica_r1', 'pgdist_reference_r1']
     assert r1['subscriptions'][0]['connection'] == dict(host='10.0.0.2', port=5433, dbname='library',
                                                         user='pgdist_replication', application_name='pgdist_replica_r1',
-                                                        sslmode='require')
+                                                        sslmode='require', channel_binding='require')
     assert r1['subscriptions'][0]['options'] == dict(synchronous_commit='on')
     assert s1['synchronous'] == dict(standbys=['pgdist_replica_r1'], count=1,
                                      file='/etc/postgresql/15/pgdist_s1/conf.d/60-pgdist-synchronous.conf')
@@ -282,3 +288,62 @@ def test_a_cluster_of_another_major_version_on_the_port_is_not_this_one():
     old = running(dict(instance=dict(version_num=140011), file_settings=[]))
     plan = build(reads=dict(c1=running(), s1=old, s2=running(), r1=running()))
     assert plan['hosts']['s1']['cluster']['running'] is True and plan['hosts']['s1']['cluster']['read'] is False
+
+
+def test_distributed_transaction_settings():
+    plan = build(facts_=dict(FACTS, c1=facts('c1', '10.0.0.1', 5432, postgresql_version=16)))
+    c1, s1, r1 = (plan['hosts'][host] for host in ('c1', 's1', 'r1'))
+    assert dict((name, value) for name, value in c1['settings'].items() if name.startswith('pgdist.')) == {
+        'pgdist.database': 'library', 'pgdist.two_phase_commit': True, 'pgdist.read_committed': True,
+        'pgdist.deadlock_check_interval': '2s', 'pgdist.recovery_interval': '10s',
+        'pgdist.frozen_backend_timeout': '20s', 'pgdist.commit_timeout': '10s'}
+    assert c1['settings']['shared_preload_libraries'] == 'pgdist'
+    assert c1['settings']['client_connection_check_interval'] == '5s'
+    assert 'max_prepared_transactions' not in c1['settings']
+    # A coordinator on 16 aborts in parallel too.
+    assert c1['foreign_servers'][0]['options']['parallel_abort'] == 'true'
+    assert (s1['settings']['max_prepared_transactions'], s1['settings']['tcp_keepalives_idle'],
+            s1['settings']['tcp_keepalives_interval'], s1['settings']['tcp_keepalives_count']) == (100, 10, 5, 3)
+    assert not any(name.startswith(('pgdist.', 'tcp_keepalives')) for name in r1['settings'])
+    assert r1['coordinator_extension'] is False and s1['coordinator_extension'] is False
+
+
+def test_settings_of_a_coordinator_on_13_and_without_the_extension():
+    old = build(facts_=dict(FACTS, c1=facts('c1', '10.0.0.1', 5432, postgresql_version=13)))['hosts']['c1']
+    assert 'client_connection_check_interval' not in old['settings']
+    assert not set(old['foreign_servers'][0]['options']) & {'parallel_commit', 'parallel_abort'}
+    plain = build(coordinator_extension=False)['hosts']
+    assert not any(name.startswith('pgdist.') or name == 'shared_preload_libraries' for name in plain['c1']['settings'])
+    assert plain['c1']['coordinator_extension'] is False
+    assert 'max_prepared_transactions' not in plain['s1']['settings']
+    one_phase = build(extension_settings=dict(two_phase_commit=False))['hosts']
+    assert one_phase['c1']['settings']['pgdist.two_phase_commit'] is False
+    assert one_phase['c1']['settings']['pgdist.read_committed'] is True
+    assert 'max_prepared_transactions' not in one_phase['s1']['settings']
+
+
+def test_preloaded_libraries_of_other_sources_stay_after_pgdist():
+    conf = '/etc/postgresql/15/pgdist_c1'
+    rows = [dict(sourcefile=conf + '/postgresql.conf', sourceline=9, seqno=1, name='shared_preload_libraries',
+                 setting='pg_stat_statements, pgdist', error=None),
+            dict(sourcefile=conf + '/conf.d/50-pgdist.conf', sourceline=3, seqno=2, name='shared_preload_libraries',
+                 setting='pgdist,pg_stat_statements', error=None)]
+    reads = dict((host, running()) for host in FACTS)
+    reads['c1'] = running(dict(instance={}, tables={}, file_settings=rows))
+    assert build(reads=reads)['hosts']['c1']['settings']['shared_preload_libraries'] == 'pgdist,pg_stat_statements'
+    # The user's value is kept too, pgdist first.
+    user = build(facts_=dict(FACTS, c1=facts('c1', '10.0.0.1', 5432,
+                                              postgresql_settings={'shared_preload_libraries': 'auto_explain'})))
+    assert user['hosts']['c1']['settings']['shared_preload_libraries'] == 'pgdist,auto_explain'
+
+
+@pytest.mark.parametrize('extra, message', [
+    (dict(extension_settings=dict(two_phase=True)), 'pgdist_extension_settings: unknown key two_phase'),
+    (dict(extension_settings=dict(read_committed='maybe')), 'pgdist_extension_settings.read_committed'),
+    (dict(keepalives=dict(idle=0)), 'pgdist_keepalives.idle must be a positive number'),
+    (dict(coordinator_extension='perhaps'), 'pgdist_coordinator_extension must be a boolean'),
+])
+def test_bad_transaction_variables_name_the_field(extra, message):
+    with pytest.raises(InvalidInput) as error:
+        build(**extra)
+    assert message in str(error.value)

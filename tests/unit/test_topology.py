@@ -160,7 +160,7 @@ def test_peers_tls_and_peer_rules():
         host='c', address='10.0.0.1', port=5433, server='c')
     assert topology.peer('s', dict(foreign_server_name='srv_s'))['server'] == 'srv_s'
     assert topology.peer_ssl_options(False, '/ca.crt') == {}
-    assert topology.peer_ssl_options(True) == {'sslmode': 'require'}
+    assert topology.peer_ssl_options(True) == {'sslmode': 'require', 'channel_binding': 'require'}
     assert topology.peer_ssl_options('yes', '/etc/pki/ca.crt') == {'sslmode': 'verify-full',
                                                                    'sslrootcert': '/etc/pki/ca.crt'}
     with pytest.raises(InvalidInput, match='pgdist_ssl must be a boolean'):

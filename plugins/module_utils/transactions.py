@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdist.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Distributed transactions: what the coordinator extension (extension/pgdist) and the nodes around it need.
+
+Pure Python, used by node_plan: the coordinator's settings (pgdist first in
+shared_preload_libraries, pgdist.*), the shards' (prepared transactions,
+TCP keepalives), the foreign servers' libpq options, and the bound on how
+long a shard keeps the locks of a coordinator that went away:
+
+- a coordinator backend whose client left notices within
+  client_connection_check_interval (PostgreSQL 14+) and rolls back, which
+  rolls back its shard transactions;
+- a coordinator backend that hangs (SIGSTOP) is terminated by the
+  extension's worker after pgdist.frozen_backend_timeout;
+- a coordinator host that is gone (no FIN, no RST) is noticed by each
+  shard session through TCP keepalives: idle + interval * count seconds,
+  and a shard backend busy waiting on a lock checks its client socket every
+  client_connection_check_interval.
+
+With the defaults that is at most 10 + 5 * 3 + 5 = 30 s. No
+idle_in_transaction_session_timeout is set for the fdw user: a coordinator
+transaction whose client is itself idle in transaction (a normal
+interactive session) holds its shard sessions idle in transaction, and a
+timeout there would cut it short.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
+from ansible_collections.pgdist.cluster.plugins.module_utils.topology import flag
+
+LIBRARY = 'pgdist'
+# pgdist_extension_settings: the extension's own settings (pgdist.<name>), documented in its README.
+EXTENSION_SETTINGS = dict(two_phase_commit=True, read_committed=True, deadlock_check_interval='2s',
+                          recovery_interval='10s', frozen_backend_timeout='20s', commit_timeout='10s')
+KEEPALIVES = dict(idle=10, interval=5, count=3)
+MANAGED_SETTINGS = (
+    'shared_preload_libraries', 'max_prepared_transactions', 'client_connection_check_interval',
+    'tcp_keepalives_idle', 'tcp_keepalives_interval', 'tcp_keepalives_count', 'pgdist.database',
+) + tuple('pgdist.' + name for name in sorted(EXTENSION_SETTINGS))
+
+
+def _checked(given, defaults, field):
+    given = given or {}
+    if not isinstance(given, dict):
+        raise InvalidInput('%s must be a dict of name: value' % field)
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise InvalidInput('%s: unknown key %s; known: %s' % (field, ', '.join(unknown), ', '.join(sorted(defaults))))
+    return dict(defaults, **given)
+
+
+def extension_settings(variables):
+    """The extension's settings with the defaults filled in, or None when the coordinator goes without it."""
+    if not flag(variables['coordinator_extension'], 'pgdist_coordinator_extension'):
+        return None
+    settings = _checked(variables['extension_settings'], EXTENSION_SETTINGS, 'pgdist_extension_settings')
+    for name in ('two_phase_commit', 'read_committed'):
+        settings[name] = flag(settings[name], 'pgdist_extension_settings.' + name)
+    return settings
+
+
+def keepalives(variables):
+    values = _checked(variables['keepalives'], KEEPALIVES, 'pgdist_keepalives')
+    for name, value in values.items():
+        if isinstance(value, bool) or not str(value).isdigit() or int(value) <= 0:
+            raise InvalidInput('pgdist_keepalives.%s must be a positive number of seconds, got %r' % (name, value))
+        values[name] = int(value)
+    return values
+
+
+def preload_first(value):
+    """shared_preload_libraries with pgdist first (it must load before postgres_fdw), the others kept in order."""
+    others = [name.strip().strip('"') for name in str(value or '').split(',')]
+    return ','.join([LIBRARY] + [name for name in others if name and name != LIBRARY])
+
+
+def node_settings(variables, roles, major, database):
+    """The settings of a host with these roles (coordinator, shard) on this major, before the user's."""
+    extension = extension_settings(variables)
+    alive = keepalives(variables)
+    settings = {}
+    check = variables['client_connection_check_interval']
+    if major >= 14 and str(check) not in ('', '0', 'None') and ('coordinator' in roles or 'shard' in roles):
+        settings['client_connection_check_interval'] = str(check)
+    if 'coordinator' in roles and extension:
+        settings['shared_preload_libraries'] = LIBRARY
+        settings['pgdist.database'] = database
+        settings.update(('pgdist.' + name, value) for name, value in extension.items())
+    if 'shard' in roles:
+        settings.update(('tcp_keepalives_' + name, value) for name, value in alive.items())
+        if extension and extension['two_phase_commit']:
+            settings['max_prepared_transactions'] = int(variables['max_prepared_transactions'])
+    return settings
+
+
+def foreign_server_options(variables, coordinator_major):
+    """libpq and postgres_fdw options of every foreign server: keepalives, parallel commit and abort where the
+    coordinator's postgres_fdw has them (15, 16)."""
+    alive = keepalives(variables)
+    options = dict(keepalives='1', keepalives_idle=str(alive['idle']), keepalives_interval=str(alive['interval']),
+                   keepalives_count=str(alive['count']))
+    if coordinator_major >= 15:
+        options['parallel_commit'] = 'true'
+    if coordinator_major >= 16:
+        options['parallel_abort'] = 'true'
+    return options
