@@ -23,6 +23,9 @@ whose clusters have their own names and ports (the demo clusters are left alone)
   deploy_rerun_s                idempotent re-run with 16 partitions in all      goal <= 20 s
   deploy_rerun_scaling          re-run with 256 partitions / re-run with 16      goal <= 1.3
 
+pgbench figures (bench/pgbench_figures.py): pgbench_tpcb_ratio, pgbench_select_ratio, the share of
+failed transactions, the cost of two-phase commit and of the deadlock detector, TPC-B's invariant.
+
 Prints a table, then one name=value line per figure (last). Every step has a
 time limit; the clusters are removed at the end.
 """
@@ -42,6 +45,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, 'tests'))
 
 from support.ansible import run_playbook, run_tasks  # noqa: E402
+from pgbench_figures import pgbench_figures  # noqa: E402
 from support.pgcluster import start_cluster  # noqa: E402
 
 import yaml  # noqa: E402
@@ -362,6 +366,9 @@ def main():
     parser.add_argument('--runs', type=int, default=5, help='query repetitions (best is kept)')
     parser.add_argument('--skip-data', action='store_true')
     parser.add_argument('--skip-deploy', action='store_true')
+    parser.add_argument('--skip-pgbench', action='store_true')
+    parser.add_argument('--pgbench-seconds', type=int, default=20, help='length of each pgbench run')
+    parser.add_argument('--pgbench-scale', type=int, default=4)
     parser.add_argument('--keep', action='store_true', help='keep the deploy clusters')
     args = parser.parse_args()
     figures, table = {}, []
@@ -370,6 +377,8 @@ def main():
         data_figures(args, figures, table)
     if not args.skip_deploy:
         deploy_figures(args, figures, table)
+    if not args.skip_pgbench:
+        pgbench_figures(args, figures, table, log)
     width = max([len(row[0]) for row in table] + [10])
     print('pgdist.cluster benchmark on %s' % machine())
     print('%-*s  %10s  %s' % (width, 'measure', 'time', 'note'))

@@ -605,3 +605,33 @@ def table_privileges(conn, role, tables, privileges):
          WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm')""",
                      (list(privileges), role, role, [schema for schema, name in tables], [name for schema, name in tables]))
     return dict(((row.pop('schema'), row.pop('name')), row) for row in rows)
+
+
+# -- distributed transactions (the coordinator extension, pgdist) -----------------------------------------
+
+def prepared_transactions(conn):
+    """This node's prepared transactions (every database), oldest first, with their age."""
+    return fetch_all(conn, """
+        SELECT gid, database, owner, prepared::text AS prepared,
+               round(extract(epoch FROM now() - prepared)::numeric, 1)::float8 AS age_seconds
+          FROM pg_catalog.pg_prepared_xacts ORDER BY prepared, gid""")
+
+
+def pgdist_stats(conn):
+    return fetch_one(conn, "SELECT * FROM pgdist.stats()")
+
+
+def pgdist_in_doubt(conn):
+    """The coordinator's prepared transactions on every node, with the outcome recovery gives them."""
+    return fetch_all(conn, """
+        SELECT server, gid, prepared::text AS prepared,
+               round(extract(epoch FROM now() - prepared)::numeric, 1)::float8 AS age_seconds, owner,
+               coordinator_outcome
+          FROM pgdist.prepared_transactions() ORDER BY prepared, gid""")
+
+
+def pgdist_lock_waits(conn, seconds):
+    """Coordinator backends waiting at least seconds for a lock, here or on a shard, with who holds it."""
+    return fetch_all(conn, """
+        SELECT waiting_pid, blocked_by, location, round(waited_seconds::numeric, 1)::float8 AS waited_seconds
+          FROM pgdist.lock_waits(make_interval(secs => %s)) ORDER BY waited_seconds DESC""", (seconds,))

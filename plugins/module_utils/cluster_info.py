@@ -252,6 +252,19 @@ class Collector(object):
             return None
         return catalog.file_settings(self.conn)
 
+    def transactions(self):
+        """Prepared transactions of this node; with the coordinator extension, its counters, the in-doubt
+        transactions on every node and the lock waits across nodes (an unreachable shard gives an error)."""
+        info = dict(prepared_transactions=catalog.prepared_transactions(self.conn), pgdist=None)
+        if catalog.extension(self.conn, 'pgdist') is None:
+            return info
+        stats, stats_error = self.guarded(lambda: catalog.pgdist_stats(self.conn))
+        in_doubt, in_doubt_error = self.guarded(lambda: catalog.pgdist_in_doubt(self.conn))
+        waits, waits_error = self.guarded(lambda: catalog.pgdist_lock_waits(self.conn, self.params['lock_wait_min']))
+        info['pgdist'] = dict(stats=stats, in_doubt=in_doubt, lock_waits=waits,
+                              errors=[error for error in (stats_error, in_doubt_error, waits_error) if error])
+        return info
+
     # -- all ---------------------------------------------------------------------
 
     def collect(self):
@@ -291,6 +304,8 @@ class Collector(object):
             info['subscriptions'] = self.subscriptions()
             info['replication_slots'] = dict((row.pop('name'), row) for row in catalog.replication_slots(self.conn))
             info['replication_senders'] = catalog.replication_senders(self.conn)
+        if 'transactions' in gather:
+            info.update(self.transactions())
         if 'settings' in gather:
             info['settings'] = self.settings()
             info['pending_restart'] = sorted(n for n, s in info['settings'].items() if s['pending_restart'])

@@ -33,8 +33,8 @@ options:
     description: Sections to read.
     type: list
     elements: str
-    choices: [foreign_servers, tables, replication, settings]
-    default: [foreign_servers, tables, replication, settings]
+    choices: [foreign_servers, tables, replication, settings, transactions]
+    default: [foreign_servers, tables, replication, settings, transactions]
   row_counts:
     description:
       - C(exact) runs C(SELECT count(*)) on every leaf partition (through the foreign server for foreign ones;
@@ -55,6 +55,10 @@ options:
     description: Seconds allowed to connect to each foreign server during the probe (the statement limit is twice that).
     type: int
     default: 3
+  lock_wait_min:
+    description: With the coordinator extension, the lock waits across nodes reported are those at least this many seconds old.
+    type: int
+    default: 5
   tables:
     description:
       - Only report these partitioned tables or inheritance parents (C(name) or C(schema.name)).
@@ -170,6 +174,31 @@ file_settings:
   returned: when gather has settings
   type: list
   elements: dict
+prepared_transactions:
+  description:
+    - This node's prepared transactions (every database), oldest first. On a shard, those of the coordinator
+      (C(gid) C(pgdist_...)) are its two-phase commits between prepare and commit; one that stays is in doubt
+      until the coordinator's recovery finishes it.
+  returned: when gather has transactions
+  type: list
+  elements: dict
+  contains:
+    gid: {description: Global transaction identifier., type: str}
+    database: {description: Database of the transaction., type: str}
+    owner: {description: Role that prepared it., type: str}
+    prepared: {description: When it was prepared., type: str}
+    age_seconds: {description: Seconds since then., type: float}
+pgdist:
+  description:
+    - Null without the coordinator extension in this database. Otherwise C(stats) (C(one_phase_commits),
+      C(two_phase_commits), C(prepared_resolved), C(deadlocks_broken), C(orphans_terminated), since the start),
+      C(in_doubt) (the coordinator's prepared transactions on every node with C(server), C(gid), C(prepared),
+      C(age_seconds), C(owner) and C(coordinator_outcome), what recovery will do with it), C(lock_waits)
+      (coordinator backends waiting at least O(lock_wait_min) seconds for a lock, on this node or a shard:
+      C(waiting_pid), C(blocked_by), C(location) naming the node and table, C(waited_seconds)) and C(errors)
+      (a shard that could not be asked).
+  returned: when gather has transactions
+  type: dict
 hba_file:
   description:
     - C(path) of pg_hba.conf and its C(first_line), where tools that write the whole file mark it (the server
@@ -200,13 +229,15 @@ from ansible_collections.pgdist.cluster.plugins.module_utils.cluster_info import
 from ansible_collections.pgdist.cluster.plugins.module_utils.runner import run_module
 
 ARGUMENT_SPEC = dict(
-    gather=dict(type='list', elements='str', choices=['foreign_servers', 'tables', 'replication', 'settings'],
-                default=['foreign_servers', 'tables', 'replication', 'settings']),
+    gather=dict(type='list', elements='str',
+                choices=['foreign_servers', 'tables', 'replication', 'settings', 'transactions'],
+                default=['foreign_servers', 'tables', 'replication', 'settings', 'transactions']),
     row_counts=dict(type='str', choices=['exact', 'estimated', 'none'], default='none'),
     probe=dict(type='bool', default=True),
     probe_timeout=dict(type='int', default=3),
     tables=dict(type='list', elements='str'),
     settings=dict(type='list', elements='str'),
+    lock_wait_min=dict(type='int', default=5),
 )
 
 

@@ -15,6 +15,7 @@ import time
 import psycopg2
 import pytest
 
+from support.ansible import run_module
 from support.pgcluster import wait_for
 from support.pgdist_ext import distribute_pgbench, pgbench, tpcb_invariant
 
@@ -176,6 +177,17 @@ def test_in_doubt_transactions_are_reported_with_their_outcome(items):
         rows = items.coordinator.query('SELECT server, coordinator_outcome, prepared <= now()'
                                        ' FROM pgdist.prepared_transactions()')
         assert rows == [('s3', 'committed', True)]
+        # cluster_info (status.yml) reports it on the coordinator, with its outcome, and on the shard.
+        coordinator, run = run_module('cluster_info', dict(db='postgres', gather=['transactions']),
+                                      login=items.coordinator.login)
+        assert run.ok, run.stdout
+        in_doubt = coordinator['pgdist']['in_doubt']
+        assert [(t['server'], t['coordinator_outcome']) for t in in_doubt] == [('s3', 'committed')]
+        assert in_doubt[0]['gid'].startswith('pgdist_') and in_doubt[0]['age_seconds'] >= 0
+        assert coordinator['pgdist']['stats']['two_phase_commits'] >= 1 and coordinator['pgdist']['errors'] == []
+        shard, run = run_module('cluster_info', dict(db='postgres', gather=['transactions']),
+                                login=items.shards[2].login)
+        assert [t['gid'] for t in shard['prepared_transactions']] == [in_doubt[0]['gid']] and shard['pgdist'] is None
         assert items.coordinator.scalar('SELECT pgdist.recover_prepared()') == 1
         assert items.prepared() == []
         assert shard_value(items, 2, 207) == 'doubt'

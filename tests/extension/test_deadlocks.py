@@ -9,6 +9,7 @@ import time
 import psycopg2
 import pytest
 
+from support.ansible import run_module
 from support.pgcluster import SUPERUSER_PASSWORD, wait_for
 from support.pgdist_ext import distribute_pgbench, pgbench, tpcb_invariant
 
@@ -121,6 +122,14 @@ def test_lock_waits_lists_both_ends_of_a_cross_shard_wait(items):
         assert blocked_by == 'process %d' % holder.get_backend_pid()
         assert location == 'server "s1" (public.items_s1)'
         assert waiting_pid != holder.get_backend_pid()
+        # cluster_info (status.yml) reports the same wait once it is older than lock_wait_min.
+        time.sleep(1)
+        info, run = run_module('cluster_info', dict(db='postgres', gather=['transactions'], lock_wait_min=1),
+                               login=items.coordinator.login)
+        assert run.ok, run.stdout
+        waits = info['pgdist']['lock_waits']
+        assert [(w['waiting_pid'], w['blocked_by'], w['location']) for w in waits] == [rows[0]]
+        assert waits[0]['waited_seconds'] >= 1
     finally:
         holder.rollback()
         holder.close()

@@ -46,8 +46,17 @@ def fdw_session_on(variant, shard, table):
         session.wait(timeout=30)
 
 
-# The coordinator role's tuned defaults (pgdist_foreign_server_options), first in sorted order.
-TUNED = 'async_capable=true,batch_size=1000,'
+# The coordinator role's tuned defaults (pgdist_foreign_server_options), keepalives and parallel commit.
+TUNED = dict(async_capable='true', batch_size='1000', fetch_size='10000', dbname='library', keepalives='1',
+             keepalives_idle='10', keepalives_interval='5', keepalives_count='3', parallel_commit='true')
+
+
+def server_options(address, port, **tls):
+    """A foreign server's options as servers() shows them."""
+    return ','.join('%s=%s' % item for item in sorted(dict(TUNED, host=address, port=str(port), **tls).items()))
+
+
+SELF_SIGNED = dict(sslmode='require', channel_binding='require')
 
 
 def servers(variant):
@@ -70,9 +79,8 @@ def test_ssl_is_on_with_generated_certificates(variant):
 
 
 def test_foreign_servers_require_ssl_and_the_fdw_link_is_encrypted(variant):
-    assert servers(variant) == {
-        'shard1': TUNED + 'dbname=library,fetch_size=10000,host=127.0.0.2,port=55463,sslmode=require',
-        'shard2': TUNED + 'dbname=library,fetch_size=10000,host=127.0.0.3,port=55464,sslmode=require'}
+    assert servers(variant) == {'shard1': server_options('127.0.0.2', 55463, **SELF_SIGNED),
+                                'shard2': server_options('127.0.0.3', 55464, **SELF_SIGNED)}
     # child1 lives on shard1, child2 on shard2: the coordinator's fdw backend on each is encrypted.
     assert fdw_session_on(variant, 'shard1', 'child1') == 't|TLSv1.3'
     assert fdw_session_on(variant, 'shard2', 'child2') == 't|TLSv1.3'
@@ -98,6 +106,30 @@ def test_peer_rules_are_hostssl_and_plain_tcp_is_refused(variant, shard):
             assert cur.fetchone() == (True,)
     finally:
         conn.close()
+
+
+def test_a_shard_that_does_not_ask_for_scram_is_refused(variant):
+    """channel_binding=require: a shard (or a machine in the middle) answering the fdw user with plain
+    password authentication never gets the password, and the coordinator says why."""
+    hba = variant.config_dir('shard1') + '/pg_hba.conf'
+    with open(hba) as handle:
+        original = handle.read()
+    assert 'pgdist_fdw' in original and 'scram-sha-256' in original
+    try:
+        with open(hba, 'w') as handle:
+            handle.write(original.replace('scram-sha-256', 'password'))
+        variant.psql('shard1', 'SELECT pg_reload_conf()', 'postgres')
+        refused = subprocess.run(['runuser', '-u', 'postgres', '--', 'psql', '-XAtq', '-p',
+                                  str(variant.port('coordinator1')), '-d', 'library', '-c', 'SELECT count(*) FROM child1'],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+        assert refused.returncode != 0
+        assert 'channel binding required' in refused.stdout, \
+            refused.stdout
+    finally:
+        with open(hba, 'w') as handle:
+            handle.write(original)
+        variant.psql('shard1', 'SELECT pg_reload_conf()', 'postgres')
+    assert fdw_session_on(variant, 'shard1', 'child1') == 't|TLSv1.3'
 
 
 def test_second_run_changes_nothing(variant):
@@ -139,16 +171,16 @@ def test_given_ca_makes_the_coordinator_verify_the_shards(variant, ca_dir):
         # The servers' settings change (reload) and, on the coordinator, the foreign servers' options.
         assert all(count > 0 for count in variant.changed(run).values()), variant.changed(run)
         assert variant.psql('shard1', 'SHOW ssl_cert_file', 'postgres') == ca_dir + '/shard1.crt'
-        assert servers(variant)['shard1'] == (TUNED + 'dbname=library,fetch_size=10000,host=127.0.0.2,port=55463,'
-                                              'sslmode=verify-full,sslrootcert=%s/ca.crt' % ca_dir)
+        # The certificate authenticates the shard: no channel binding needed.
+        assert servers(variant)['shard1'] == server_options('127.0.0.2', 55463, sslmode='verify-full',
+                                                            sslrootcert='%s/ca.crt' % ca_dir)
         # verify-full succeeds only if the shard now presents the CA-signed certificate naming 127.0.0.2.
         assert fdw_session_on(variant, 'shard1', 'child1') == 't|TLSv1.3'
         assert fdw_session_on(variant, 'shard2', 'child2') == 't|TLSv1.3'
         assert variant.changed(variant.deploy(extra_vars=given)) == dict.fromkeys(variant.hosts, 0)
     finally:
         variant.deploy()
-    assert servers(variant)['shard1'] == (TUNED + 'dbname=library,fetch_size=10000,host=127.0.0.2,port=55463,'
-                                          'sslmode=require')
+    assert servers(variant)['shard1'] == server_options('127.0.0.2', 55463, **SELF_SIGNED)
     assert variant.psql('shard1', 'SHOW ssl_cert_file', 'postgres') == variant.config_dir('shard1') + '/pgdist-server.crt'
 
 

@@ -83,3 +83,49 @@ def test_key_lookup_plans_one_foreign_scan(coordinator, loaded, where):
     plan = plan_text(coordinator, f"SELECT * FROM {where}", loaded)
     assert len(re.findall(r"Foreign Scan", plan)) == 1, plan
     assert "Append" not in plan, plan
+
+
+# -- distributed transactions (the coordinator extension the roles built and preloaded) ----------------
+
+def test_coordinator_extension_is_built_preloaded_and_created(coordinator, shards, pgvars):
+    db = pgvars["database"]
+    assert coordinator.value("SHOW shared_preload_libraries").split(",")[0] == "pgdist"
+    assert coordinator.value("SELECT extversion FROM pg_extension WHERE extname = 'pgdist'", db) == "1.0"
+    assert coordinator.value("SHOW pgdist.database") == db
+    for shard in shards:
+        assert shard.value("SHOW max_prepared_transactions") == "100"
+        assert shard.value("SHOW tcp_keepalives_idle") == "10"
+
+
+def test_a_commit_that_fails_on_one_shard_leaves_nothing_on_the_other(coordinator, shards, loaded):
+    """Issue 13's case: a deferred constraint on shard lagos refuses at commit; paris must not keep its part."""
+    placement = foreign_placement(coordinator, loaded)
+    lagos = by_address(shards, placement["booksample_lagos"])
+    lagos.psql(
+        "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$BEGIN IF NEW.state = 'boom' THEN RAISE EXCEPTION 'boom at commit'; END IF; RETURN NEW; END$$;"
+        "CREATE CONSTRAINT TRIGGER boom AFTER UPDATE ON booksample_lagos DEFERRABLE INITIALLY DEFERRED "
+        "FOR EACH ROW EXECUTE FUNCTION boom()",
+        loaded,
+    )
+    try:
+        failed = coordinator.psql(
+            "BEGIN; UPDATE booksample SET state = 'atomic' WHERE id = 1;"  # paris
+            "UPDATE booksample SET state = 'boom' WHERE id = 3; COMMIT;",  # lagos
+            loaded,
+            check=False,
+        )
+        assert failed.rc != 0 and "boom at commit" in failed.stderr, failed.stderr
+        assert coordinator.value("SELECT state FROM booksample WHERE id = 1", loaded) == "ok"
+        for shard in shards:
+            assert shard.value("SELECT count(*) FROM pg_prepared_xacts") == "0"
+        # The same two shards without the failure commit in two phases.
+        before = int(coordinator.value("SELECT two_phase_commits FROM pgdist.stats()", loaded))
+        coordinator.psql(
+            "BEGIN; UPDATE booksample SET state = 'both' WHERE id IN (1, 3); COMMIT;", loaded
+        )
+        assert coordinator.value("SELECT string_agg(state, ',') FROM booksample WHERE id IN (1, 3)", loaded) == "both,both"
+        assert int(coordinator.value("SELECT two_phase_commits FROM pgdist.stats()", loaded)) == before + 1
+    finally:
+        lagos.psql("DROP TRIGGER boom ON booksample_lagos; DROP FUNCTION boom()", loaded)
+        coordinator.psql("UPDATE booksample SET state = 'ok' WHERE id IN (1, 3)", loaded)

@@ -1,0 +1,186 @@
+"""pgbench figures of `make bench`: pgbench's own workloads through a role-deployed coordinator.
+
+playbooks/site.yml deploys a coordinator and 4 shards (clusters of this machine, their own names
+and ports) with pgbench's four tables hash-distributed over the shards by the roles, and one node
+from the same server role (a coordinator without shards). pgbench then runs on both, same run,
+`-M prepared -c 8 -j 2`:
+
+  pgbench_tpcb_ratio            tpcb-like TPS through the coordinator / on one node      goal >= 0.15
+  pgbench_select_ratio          select-only TPS through the coordinator / on one node    goal >= 0.08
+  pgbench_tpcb_failed_pct       failed tpcb-like transactions through the coordinator, no retries
+                                (READ COMMITTED shard work)                              goal < 0.1
+  pgbench_tpcb_rr_failed_pct    the same with pgdist.read_committed off (postgres_fdw's REPEATABLE READ)
+  pgbench_2pc_cost_ratio        tpcb-like TPS with two-phase commit / without it
+  pgbench_detector_cost_ratio   tpcb-like TPS with the deadlock detector / without it
+
+After the runs TPC-B's invariant is checked through the coordinator: the sums of account,
+teller and branch balances and of history deltas are equal.
+"""
+
+import os
+import re
+import subprocess
+import tempfile
+
+import yaml
+
+from support.ansible import run_playbook
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DB = 'pgbench'
+SHARDS = 4
+FIRST_PORT = 57432
+CLUSTER_PREFIX = 'pgdist_pgb_'
+FDW_PASSWORD = 'bench-pgbench-fdw-pw'
+
+
+def _table(name, columns, key, primary=True):
+    spec = dict(name=name, columns=[dict(name=column, type=kind) for column, kind in columns],
+                partition_by=dict(method='hash', key=key), partition_count=SHARDS)
+    if primary:
+        spec['primary_key'] = [key]
+    return spec
+
+
+PGBENCH_TABLES = [
+    _table('pgbench_branches', [('bid', 'int'), ('bbalance', 'int'), ('filler', 'char(88)')], 'bid'),
+    _table('pgbench_tellers', [('tid', 'int'), ('bid', 'int'), ('tbalance', 'int'), ('filler', 'char(84)')], 'tid'),
+    _table('pgbench_accounts', [('aid', 'int'), ('bid', 'int'), ('abalance', 'int'), ('filler', 'char(84)')], 'aid'),
+    _table('pgbench_history', [('tid', 'int'), ('bid', 'int'), ('aid', 'int'), ('delta', 'int'),
+                               ('mtime', 'timestamp'), ('filler', 'char(22)')], 'aid', primary=False),
+]
+
+
+def _host(name, index):
+    return dict(pgdist_cluster_name=CLUSTER_PREFIX + name, pgdist_port=FIRST_PORT + index,
+                pgdist_address='127.0.0.%d' % (index + 1))
+
+
+def inventories(workdir):
+    """(distributed inventory, one-node inventory, cluster names): both deployed by site.yml."""
+    common = dict(ansible_connection='local', ansible_python_interpreter='/usr/bin/python3',
+                  ansible_become_method='ansible.builtin.su', pgdist_listen_addresses='{{ pgdist_address }}',
+                  pgdist_database=DB, pgdist_fdw_password=FDW_PASSWORD)
+    layouts = {
+        'distributed': (dict(coordinator=dict(hosts=dict(pgb_coordinator=_host('coordinator', 0))),
+                             shards=dict(hosts=dict(('pgb_shard%d' % i, _host('shard%d' % i, i))
+                                                    for i in range(1, SHARDS + 1)))),
+                        dict(common, pgdist_tables=PGBENCH_TABLES)),
+        # A plain server: the one node pgbench is compared with.
+        'single': (dict(coordinator=dict(hosts=dict(pgb_single=_host('single', SHARDS + 1)))),
+                   dict(common, pgdist_coordinator_extension=False)),
+    }
+    paths, names = {}, []
+    for kind, (children, group_vars) in layouts.items():
+        target = os.path.join(workdir, kind)
+        os.makedirs(os.path.join(target, 'group_vars'))
+        with open(os.path.join(target, 'hosts.yml'), 'w') as handle:
+            yaml.safe_dump(dict(all=dict(children=children)), handle, sort_keys=False)
+        with open(os.path.join(target, 'group_vars', 'all.yml'), 'w') as handle:
+            yaml.safe_dump(group_vars, handle, sort_keys=False)
+        paths[kind] = target
+        names += [host['pgdist_cluster_name'] for group in children.values() for host in group['hosts'].values()]
+    return paths, names
+
+
+def deploy(inventory):
+    run = run_playbook(os.path.join(REPO, 'playbooks', 'site.yml'), inventory=inventory,
+                       env=dict(ANSIBLE_CONFIG=os.path.join(REPO, 'ansible.cfg')))
+    if not run.ok:
+        raise SystemExit('site.yml failed on %s:\n%s\n%s' % (inventory, run.stdout[-3000:], run.stderr[-2000:]))
+
+
+def psql(port, sql):
+    done = subprocess.run(['runuser', '-u', 'postgres', '--', 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1',
+                           '-h', '/var/run/postgresql', '-p', str(port), '-d', DB, '-c', sql],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=600,
+                          check=False)
+    if done.returncode:
+        raise SystemExit('psql on port %d: %s\n%s' % (port, sql, done.stdout))
+    return done.stdout.strip()
+
+
+def pgbench(port, args, options=''):
+    env = dict(os.environ, PGOPTIONS=options) if options else None
+    done = subprocess.run(['runuser', '-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pgbench',
+                           '-h', '/var/run/postgresql', '-p', str(port)] + args + [DB],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=900,
+                          env=env, check=False)
+    if done.returncode:
+        raise SystemExit('pgbench %s on port %d failed:\n%s' % (' '.join(args), port, done.stdout[-3000:]))
+    return done.stdout
+
+
+def run_figures(output):
+    """(tps, failed %) of a pgbench run's report."""
+    tps = float(re.search(r'^tps = ([\d.]+)', output, re.M).group(1))
+    failed = re.search(r'^number of failed transactions: \d+ \(([\d.]+)%\)', output, re.M)
+    return tps, float(failed.group(1)) if failed else 0.0
+
+
+def pgbench_figures(args, figures, table, log):
+    workdir = tempfile.mkdtemp(prefix='pgdist-bench-pgbench-')
+    paths, names = inventories(workdir)
+    coordinator, single = FIRST_PORT, FIRST_PORT + SHARDS + 1
+    duration = str(args.pgbench_seconds)
+    workload = ['-M', 'prepared', '-c', '8', '-j', '2', '-T', duration, '-n', '--failures-detailed']
+
+    def drop_clusters():
+        for name in names:
+            subprocess.run(['pg_dropcluster', '--stop', '15', name], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=False)
+
+    try:
+        drop_clusters()
+        log('pgbench: site.yml deploys a coordinator, %d shards and one node' % SHARDS)
+        deploy(paths['distributed'])
+        deploy(paths['single'])
+        scale = str(args.pgbench_scale)
+        pgbench(single, ['-i', '-q', '-s', scale])
+        # The roles created the tables; pgbench fills them through the coordinator (INSERT ... SELECT).
+        pgbench(coordinator, ['-i', '-q', '-I', 'G', '-s', scale])
+        psql(coordinator, 'ANALYZE pgbench_branches, pgbench_tellers, pgbench_accounts, pgbench_history')
+        psql(single, 'VACUUM ANALYZE')
+        runs = [
+            ('one node, tpcb-like', single, [], ''),
+            ('one node, select-only', single, ['-S'], ''),
+            ('coordinator, tpcb-like', coordinator, [], ''),
+            ('coordinator, select-only', coordinator, ['-S'], ''),
+            ('coordinator, tpcb-like, one-phase commit', coordinator, [], '-c pgdist.two_phase_commit=off'),
+            ('coordinator, tpcb-like, REPEATABLE READ shards', coordinator, [], '-c pgdist.read_committed=off'),
+        ]
+        results = {}
+        for name, port, extra, options in runs:
+            log('pgbench: %s' % name)
+            results[name] = run_figures(pgbench(port, workload + extra, options))
+        log('pgbench: coordinator, tpcb-like, deadlock detector off')
+        psql(coordinator, "ALTER SYSTEM SET pgdist.deadlock_check_interval = 0")
+        psql(coordinator, "SELECT pg_reload_conf()")
+        try:
+            results['coordinator, tpcb-like, no deadlock detector'] = run_figures(pgbench(coordinator, workload))
+        finally:
+            psql(coordinator, "ALTER SYSTEM RESET pgdist.deadlock_check_interval")
+            psql(coordinator, "SELECT pg_reload_conf()")
+        sums = psql(coordinator, 'SELECT (SELECT sum(abalance) FROM pgbench_accounts), '
+                                 '(SELECT sum(tbalance) FROM pgbench_tellers), '
+                                 '(SELECT sum(bbalance) FROM pgbench_branches), '
+                                 '(SELECT coalesce(sum(delta), 0) FROM pgbench_history)').split('|')
+        holds = len(set(sums)) == 1
+        for name, (tps, failed) in results.items():
+            table.append(('pgbench %s' % name, '%.0f tps' % tps, '%.3f %% failed' % failed))
+        table.append(('pgbench TPC-B invariant through the coordinator', 'holds' if holds else 'BROKEN',
+                      'sums %s' % ', '.join(sums)))
+        tpcb = results['coordinator, tpcb-like'][0]
+        figures['pgbench_tpcb_ratio'] = tpcb / results['one node, tpcb-like'][0]
+        figures['pgbench_select_ratio'] = (results['coordinator, select-only'][0]
+                                           / results['one node, select-only'][0])
+        figures['pgbench_tpcb_failed_pct'] = results['coordinator, tpcb-like'][1]
+        figures['pgbench_tpcb_rr_failed_pct'] = results['coordinator, tpcb-like, REPEATABLE READ shards'][1]
+        figures['pgbench_2pc_cost_ratio'] = tpcb / results['coordinator, tpcb-like, one-phase commit'][0]
+        figures['pgbench_detector_cost_ratio'] = tpcb / results['coordinator, tpcb-like, no deadlock detector'][0]
+        figures['pgbench_tpcb_invariant_holds'] = 1.0 if holds else 0.0
+        if not holds:
+            raise SystemExit('TPC-B invariant broken through the coordinator: %s' % sums)
+    finally:
+        if not args.keep:
+            drop_clusters()
