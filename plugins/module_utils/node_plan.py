@@ -394,7 +394,8 @@ def read_state(host, socket, result, is_coordinator):
     """{running, error, info} of one host from the plan role's socket stat and cluster_info result.
 
     A host the run did not reach has neither. A cluster whose socket is
-    missing does not run (not created yet, or stopped). A running cluster
+    missing, or that refuses connections (left behind by a killed postmaster),
+    does not run (not created yet, or stopped). A running cluster
     that could not be read is running with the error; on the coordinator that
     is fatal, since the placement of existing partitions would be unknown,
     unless psycopg2 is missing (an existing cluster being adopted: it holds
@@ -407,6 +408,9 @@ def read_state(host, socket, result, is_coordinator):
     if result and 'instance' in result:
         return dict(running=True, error=None, info=result)
     error = str((result or {}).get('msg') or 'not read')
+    if 'Connection refused' in error:
+        # A socket left behind by a postmaster that did not shut down (killed, host frozen): nothing runs.
+        return dict(running=False, error=None, info=None)
     if is_coordinator and 'psycopg2' not in error:
         raise InvalidInput('%s: cannot read the current placement from the coordinator, so existing partitions '
                            'could move: %s' % (host, error))

@@ -194,7 +194,7 @@ pgdist:
       C(two_phase_commits), C(prepared_resolved), C(deadlocks_broken), C(orphans_terminated), since the start),
       C(in_doubt) (the coordinator's prepared transactions on every node with C(server), C(gid), C(prepared),
       C(age_seconds), C(owner) and C(coordinator_outcome), what recovery will do with it), C(lock_waits)
-      (coordinator backends waiting at least O(lock_wait_min) seconds for a lock, on this node or a shard:
+      (coordinator backends waiting at least O(lock_wait_min) seconds for a lock, on this node or a shard, with
       C(waiting_pid), C(blocked_by), C(location) naming the node and table, C(waited_seconds)) and C(errors)
       (a shard that could not be asked).
   returned: when gather has transactions

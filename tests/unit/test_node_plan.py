@@ -205,6 +205,11 @@ def test_read_state():
         node_plan.read_state('x', dict(stat=dict(exists=True)), failed, True)
     no_driver = dict(msg='Failed to import the required Python library (psycopg2)')
     assert node_plan.read_state('x', dict(stat=dict(exists=True)), no_driver, True)['running'] is True
+    # A socket a killed postmaster left behind: the cluster does not run (the server role starts it).
+    stale = dict(msg='unable to connect to PostgreSQL at /run port 1: connection to server on socket '
+                     '"/run/.s.PGSQL.1" failed: Connection refused')
+    assert node_plan.read_state('x', dict(stat=dict(exists=True)), stale, True) == dict(
+        running=False, error=None, info=None)
 
 
 CONF = '/etc/postgresql/15/main'
@@ -332,8 +337,8 @@ def test_preloaded_libraries_of_other_sources_stay_after_pgdist():
     reads['c1'] = running(dict(instance={}, tables={}, file_settings=rows))
     assert build(reads=reads)['hosts']['c1']['settings']['shared_preload_libraries'] == 'pgdist,pg_stat_statements'
     # The user's value is kept too, pgdist first.
-    user = build(facts_=dict(FACTS, c1=facts('c1', '10.0.0.1', 5432,
-                                              postgresql_settings={'shared_preload_libraries': 'auto_explain'})))
+    preloading = facts('c1', '10.0.0.1', 5432, postgresql_settings={'shared_preload_libraries': 'auto_explain'})
+    user = build(facts_=dict(FACTS, c1=preloading))
     assert user['hosts']['c1']['settings']['shared_preload_libraries'] == 'pgdist,auto_explain'
 
 
