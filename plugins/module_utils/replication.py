@@ -240,7 +240,8 @@ def _plan_membership(plan, name, tables, schemas, wanted_tables, wanted_schemas)
 
 # -- subscription ---------------------------------------------------------------
 
-CONNECTION_KEYS = ('host', 'port', 'dbname', 'user', 'password', 'sslmode', 'sslrootcert', 'application_name')
+CONNECTION_KEYS = ('host', 'port', 'dbname', 'user', 'password', 'sslmode', 'sslrootcert', 'channel_binding',
+                   'application_name')
 ALTERABLE_OPTIONS = ('binary', 'streaming', 'disable_on_error', 'synchronous_commit')
 # Options newer than PostgreSQL 13: {option: (first major, what older servers always do)}.
 NEWER_OPTIONS = dict(binary=(14, False), streaming=(14, 'off'), disable_on_error=(15, False))

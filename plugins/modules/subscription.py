@@ -72,6 +72,13 @@ options:
       sslrootcert:
         description: CA certificate file on the subscriber used to verify the publisher (libpq C(sslrootcert)).
         type: str
+      channel_binding:
+        description:
+          - libpq C(channel_binding). V(require) binds SCRAM authentication to the TLS channel, so a machine in the
+            middle cannot complete it and a publisher that does not ask for SCRAM is refused (the roles set it with
+            TLS when no CA authenticates the publisher).
+        type: str
+        choices: [disable, prefer, require]
       application_name:
         description:
           - Name the subscription's walsender reports on the publisher. Put it in the publisher's
@@ -191,6 +198,7 @@ ARGUMENT_SPEC = dict(
         password=dict(type='str', no_log=True),
         sslmode=dict(type='str', choices=['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']),
         sslrootcert=dict(type='str'),
+        channel_binding=dict(type='str', choices=['disable', 'prefer', 'require']),
         application_name=dict(type='str'),
     )),
     options=dict(type='dict', default={}, options=dict(

@@ -15,8 +15,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from support.variant import FDW_USER, Variant  # noqa: E402
 
+# The coordinator extension names each fdw session pgdist:<system id>:<coordinator pid>:<backend start>.
 FDW_SESSIONS = """SELECT s.ssl, s.version FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
-                   WHERE a.usename = 'pgdist_fdw' AND a.client_addr = '127.0.0.1' AND a.application_name = 'postgres_fdw'"""
+                   WHERE a.usename = 'pgdist_fdw' AND a.client_addr = '127.0.0.1' AND a.application_name LIKE 'pgdist:%'"""
 
 
 @pytest.fixture(scope='module')
