@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Runs on the coordinator. Moves the foreign partition O(name) of a declaratively partitioned table from the shard
     it points at to the shard of the foreign server O(to_server), by logical replication, with a short pause of the
-    writes to that partition only; reads never stop.
+    writes to the table (measured; well under a second here) and reads going on but for the final milliseconds.
   - "A move is a sequence of steps, each run on the host it concerns and each visible in that host's catalogs, so a
     run that was interrupted resumes on the next one: (1) on the target shard the shard table, with
     M(pgdist.cluster.partitioned_table) O(ignore:side=shard) and the same remote schema and table; (2) on the source
@@ -28,10 +28,13 @@ description:
     partition that cannot move (no primary key and no replica identity on the source table, a local partition, a
     target table already holding rows with no subscription of this move filling it) before the source table is
     published.
-  - "O(step=switch): waits until the subscription's copy of the table is C(ready) and its slot confirmed the
-    source's WAL position (at most O(catch_up_timeout)); then, in one transaction on the coordinator: C(ALTER FOREIGN TABLE
-    <partition> ENABLE TRIGGER USER), which takes a C(SHARE ROW EXCLUSIVE) lock on it (readers go on, writers of that
-    partition wait; PostgreSQL refuses C(LOCK TABLE) on a foreign table), waits until no prepared
+  - "O(step=switch): waits until the subscription's copy of the table is C(ready) and its slot within 1 MB of the
+    source's WAL position (at most O(catch_up_timeout)); then, in one transaction on the coordinator, writes to the
+    table are paused: C(LOCK TABLE ONLY <parent> IN SHARE ROW EXCLUSIVE MODE) and C(ALTER FOREIGN TABLE <partition>
+    ENABLE TRIGGER USER), which takes the same lock on the partition (PostgreSQL refuses C(LOCK TABLE) on a foreign
+    table; the table is dropped by this transaction anyway). Readers go on, writers wait. The parent is locked, not
+    only the partition, because the C(DETACH) needs the parent C(ACCESS EXCLUSIVE) while writers waiting for the
+    partition hold the parent's C(ROW EXCLUSIVE): that would be a deadlock. Then the switch waits until no prepared
     transaction of the coordinator (gid C(pgdist_*), extension pgdist) is pending on the source, reads the source's
     current WAL position and waits until the slot confirmed it (all within O(switch_timeout), else the transaction
     is rolled back, writes resume and the task fails naming what is behind), detaches and drops the old foreign
@@ -46,9 +49,9 @@ description:
   - A finished move (the partition already on O(to_server)) reports C(changed=false), and the objects still to drop
     in RV(leftovers). Check mode reads everything and returns the statements of the switch in RV(queries) and
     RV(source_queries) without waiting or changing anything.
-  - The DETACH takes an C(ACCESS EXCLUSIVE) lock on the parent for the end of the switch transaction (milliseconds):
-    a query on the parent that runs longer than O(switch_timeout) makes the switch fail instead of queueing every
-    other query behind it.
+  - The end of the switch transaction (the C(DETACH), milliseconds) holds the parent C(ACCESS EXCLUSIVE), so reads
+    wait then too; a query on the parent that runs longer than O(switch_timeout) makes the switch fail (its
+    C(lock_timeout)) instead of queueing every other query behind it.
   - Writes made on the source table directly (not through the coordinator) during the switch are not covered; the
     coordinator is the only writer the collection sets up.
 options:
@@ -74,7 +77,7 @@ options:
     type: int
     default: 600
   switch_timeout:
-    description: Seconds writes to the partition may stay paused (prepared transactions, the last changes, the
+    description: Seconds writes to the table may stay paused (prepared transactions, the last changes, the
       parent's lock) before the switch gives up and resumes them.
     type: int
     default: 10
@@ -86,7 +89,7 @@ notes:
     M(pgdist.cluster.partitioned_table) with the same table definition, as the roles do.
   - Only declarative foreign partitions are moved, not the children of an inheritance layout.
 author:
-  - pgdist.cluster contributors
+  - pgdist.cluster contributors (@pgdist)
 '''
 
 EXAMPLES = r'''
@@ -162,7 +165,7 @@ to_server:
   returned: always
   type: str
 write_pause:
-  description: Seconds writes to the partition waited, from the lock to the commit of the switch; null otherwise.
+  description: Seconds writes to the table waited, from the lock to the commit of the switch; null otherwise.
   returned: always
   type: float
 lsn:

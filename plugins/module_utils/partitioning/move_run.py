@@ -103,8 +103,8 @@ def read_move(request, schema, name, to_server, shards):
     """The MoveSnapshot; shards ({server: Shard}) receives the connections opened, to close or use later."""
     conn = request.conn
     partition = catalog.foreign_partition(conn, schema, name)
-    snapshot = MoveSnapshot(schema, name, to_server, partition=partition, stamp=time.strftime('%Y%m%d%H%M%S',
-                                                                                               time.gmtime()),
+    stamp = time.strftime('%Y%m%d%H%M%S', time.gmtime())
+    snapshot = MoveSnapshot(schema, name, to_server, partition=partition, stamp=stamp,
                             current_user=catalog.current_user(conn), database=conn.info.dbname)
     if partition is None or partition['kind'] != 'f' or not partition['is_partition']:
         return snapshot
