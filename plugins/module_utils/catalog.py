@@ -646,8 +646,16 @@ def publication_exists(conn, name):
                      (name,)) is not None
 
 
-def current_wal_lsn(conn):
-    return fetch_one(conn, "SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn")['lsn']
+def current_wal_lsn(conn, flush=False):
+    """The current WAL position; flush: and the WAL up to it flushed, so walsenders send it at once rather than
+    after the WAL writer's next round (a session with synchronous_commit off wrote it). An empty transaction
+    with an xid, committed with synchronous_commit on, flushes everything before its commit; it changes no data.
+    conn is in autocommit."""
+    lsn = fetch_one(conn, "SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn")['lsn']
+    if flush:
+        with conn.cursor() as cursor:
+            cursor.execute("BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_catalog.pg_current_xact_id(); COMMIT")
+    return lsn
 
 
 def slot_progress(conn, name, lsn=None):

@@ -172,6 +172,11 @@ lsn:
   description: The source's WAL position the target had applied when the partition was switched.
   returned: when the switch ran
   type: str
+apply_wait:
+  description: Seconds of RV(write_pause) spent waiting until the slot confirmed RV(lsn) (the last changes applied
+    on the target and confirmed).
+  returned: when the switch ran
+  type: float
 '''
 
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.move_run import partition_move

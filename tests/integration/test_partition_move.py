@@ -77,7 +77,10 @@ def move_tasks(coordinator, shards, remainder, source, target, upto=None, switch
             shards[target].login, db=DB, name='{{ move_plan.subscription }}',
             publications=['{{ move_plan.publication }}'],
             connection=dict(host=shards[source].host, port=shards[source].port, dbname=DB, user='postgres',
-                            password=SUPERUSER_PASSWORD))}, **pending)),
+                            password=SUPERUSER_PASSWORD),
+            # the apply worker flushes each commit, so its confirmation reaches the slot without waiting for
+            # the WAL writer and the worker's next wake-up: the switch's last wait is shorter
+            options=dict(synchronous_commit='on'))}, **pending)),
         ('switch', move_task(coordinator, name, target, 'switch', **(switch or {}))),
         ('unsubscribe', {'name': 'drop subscription', 'pgdist.cluster.subscription': dict(
             shards[target].login, db=DB, name='{{ move_plan.subscription }}', state='absent')}),
@@ -220,18 +223,19 @@ def test_move_under_writes_keeps_every_row(nodes):
     writer.start()
     time.sleep(1)
     started = time.monotonic()
-    run = run_tasks(move_tasks(coordinator, shards, 0, 'pm_s1', 'pm_s2'))
+    run = run_tasks(move_tasks(coordinator, shards, 0, 'pm_s1', 'pm_s2'), verbosity=3)
     took = time.monotonic() - started
     time.sleep(1)
     writer.stop.set()
     writer.join(30)
     assert run.ok, run.stdout[-4000:]
+    assert SUPERUSER_PASSWORD not in run.stdout + run.stderr  # the user mappings' and the subscription's password
     assert writer.errors == []
     switch = results(run)['move switch']
     assert switch['changed'] and switch['phase'] == 'switched'
     print('\nmove of items_p0 under writes: %.1fs for the whole playbook, writes paused %.3fs at the switch '
-          '(module), slowest writer statement %.3fs at %s, %d statements by the writer'
-          % (took, switch['write_pause'], writer.slowest[0], writer.slowest[1], writer.statements))
+          '(module; %.3fs of it waiting for the last changes), slowest writer statement %.3fs at %s, %d statements by the writer'
+          % (took, switch['write_pause'], switch['apply_wait'], writer.slowest[0], writer.slowest[1], writer.statements))
     assert writer.statements > 50
     assert switch['queries'][:3] == ['LOCK TABLE ONLY "public"."items" IN SHARE ROW EXCLUSIVE MODE',
                                      'ALTER FOREIGN TABLE "public"."items_p0" ENABLE TRIGGER USER',
@@ -262,6 +266,9 @@ def test_interrupted_move_resumes_and_converges(nodes):
     assert interrupted.ok, interrupted.stdout[-3000:]
     assert sorted(leftovers(shards)) == ['publication pgdist_move_items_p1 on pm_s2', 'slot pgdist_move_items_p1 on pm_s2',
                                          'subscription pgdist_move_items_p1 on pm_s1']
+    waited = run_tasks([move_task(coordinator, 'items_p1', 'pm_s1', 'wait')])
+    assert waited.ok, waited.stdout[-3000:]
+    assert waited.results()[0]['phase'] == 'caught_up' and not waited.results()[0]['changed']
     # check mode shows the switch and changes nothing
     state = leftovers(shards), tables(shards['pm_s1']), tables(shards['pm_s2'])
     check = run_tasks([move_task(coordinator, 'items_p1', 'pm_s1', 'switch')], check=True, diff=True)

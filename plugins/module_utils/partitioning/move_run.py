@@ -182,9 +182,9 @@ class Switch(object):
                           ' its rows may still change there, so the switch is refused; writes resumed and nothing was '
                           'changed' % (label, self.source.server, timeout, ', '.join(
                               catalog.prepared_transactions(self.source.conn, TWO_PHASE_PREFIX))))
-        lsn = catalog.current_wal_lsn(self.source.conn)
+        lsn, started = catalog.current_wal_lsn(self.source.conn, flush=True), time.monotonic()
         self.wait_caught_up(max(self.locked_at + timeout - time.monotonic(), 0), lsn)
-        return lsn
+        return lsn, round(time.monotonic() - started, 3)
 
 
 def rename_source(source, statement, outcome, locked_at, kept_as):
@@ -235,7 +235,7 @@ def _reconcile(request, snapshot, shards):
     if decision.coordinator and not request.check_mode:
         switch = Switch(request, snapshot, source, shards[snapshot.to_server])
         switch.wait_caught_up(params['catch_up_timeout'])
-        outcome['lsn'] = switch.lock_and_drain(params['switch_timeout'])
+        outcome['lsn'], outcome['apply_wait'] = switch.lock_and_drain(params['switch_timeout'])
     request.plan.extend(decision.coordinator)
     for statement in decision.source:
         source.renames = True
