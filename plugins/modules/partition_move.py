@@ -156,6 +156,12 @@ kept_as:
   description: C(schema.table) the source table is (or will be) renamed to on the source shard.
   returned: always
   type: str
+kept_tables:
+  description: The source tables of earlier moves of this partition kept on the source shard (C(schema.table)), to
+    drop by name once you no longer need them.
+  returned: always
+  type: list
+  elements: str
 source_server:
   description: The foreign server the partition is moved from (for a finished move, the one it recorded).
   returned: always

@@ -97,19 +97,16 @@ class ShardState(object):
     kept: names of the tables <table>_moved_* beside it;
     publication: whether the move's publication exists (source);
     slot: catalog.slot_progress() row of the move's slot (source), or None;
-    prepared: gids of the coordinator's prepared transactions (source);
     subscription: catalog.subscription_table_state() row (target), or None.
     """
 
-    def __init__(self, error=None, table=None, rows=False, kept=(), publication=False, slot=None, prepared=(),
-                 subscription=None):
+    def __init__(self, error=None, table=None, rows=False, kept=(), publication=False, slot=None, subscription=None):
         self.error = error
         self.table = table
         self.rows = rows
         self.kept = list(kept)
         self.publication = publication
         self.slot = slot
-        self.prepared = list(prepared)
         self.subscription = subscription
 
 

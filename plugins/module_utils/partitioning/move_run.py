@@ -85,8 +85,7 @@ def read_source(remote, name):
         identities = catalog.replica_identities(conn, [remote])
         return ShardState(table=identities.get(remote),
                           kept=catalog.tables_with_prefix(conn, remote[0], remote[1] + KEPT_INFIX),
-                          publication=catalog.publication_exists(conn, name), slot=catalog.slot_progress(conn, name),
-                          prepared=catalog.prepared_transactions(conn, TWO_PHASE_PREFIX))
+                          publication=catalog.publication_exists(conn, name), slot=catalog.slot_progress(conn, name))
     return reader
 
 
@@ -225,6 +224,8 @@ def _reconcile(request, snapshot, shards):
                    publication=name, subscription=name, slot=name, kept_as=decision.kept_as,
                    source_server=snapshot.source_server, to_server=snapshot.to_server, write_pause=None)
     source = shards.get(snapshot.source_server)
+    read = snapshot.source is not None and not snapshot.source.error
+    outcome['kept_tables'] = ['%s.%s' % (snapshot.remote[0], kept) for kept in snapshot.source.kept] if read else []
     outcome['source_queries'] = [statement.as_string(source.conn) for statement in decision.source] if source else []
     if step == 'wait' and decision.phase in ('copying', 'streaming') and not request.check_mode:
         Switch(request, snapshot, source, shards[snapshot.to_server]).wait_caught_up(params['catch_up_timeout'])
