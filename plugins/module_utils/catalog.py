@@ -648,13 +648,14 @@ def publication_exists(conn, name):
 
 def current_wal_lsn(conn, flush=False):
     """The current WAL position; flush: and the WAL up to it flushed, so walsenders send it at once rather than
-    after the WAL writer's next round (a session with synchronous_commit off wrote it). An empty transaction
-    with an xid, committed with synchronous_commit on, flushes everything before its commit; it changes no data.
-    conn is in autocommit."""
+    after the WAL writer's next round (a session with synchronous_commit off wrote it). A transaction commits
+    synchronously only when it wrote WAL: a temporary table dropped at its commit, with synchronous_commit on,
+    flushes everything before; it changes no data of anyone's. conn is in autocommit."""
     lsn = fetch_one(conn, "SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn")['lsn']
     if flush:
         with conn.cursor() as cursor:
-            cursor.execute("BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_catalog.pg_current_xact_id(); COMMIT")
+            cursor.execute("BEGIN; SET LOCAL synchronous_commit = on; "
+                           "CREATE TEMPORARY TABLE pgdist_wal_flush () ON COMMIT DROP; COMMIT")
     return lsn
 
 
