@@ -2,8 +2,9 @@
 foreign partitions hold rows. Each move runs the steps a playbook runs, on the hosts they concern (here all
 through TCP from localhost): plan, the target table, the publication, the subscription, the switch, then the
 subscription and publication dropped. A writer inserts and updates through the coordinator during the first
-move; a second move is interrupted after the subscription step (and refused once by a prepared transaction
-of the coordinator on the source) and run again; refusals and check mode change nothing."""
+move; a second move is interrupted after the subscription step, refused by a prepared transaction of the
+coordinator on the source, killed while it holds the pause, and run again; a third, back to the first shard,
+is interrupted after the publication step and run again; refusals and check mode change nothing."""
 
 import hashlib
 import os
@@ -16,7 +17,7 @@ import pytest
 
 from support.ansible import run_tasks
 from support.fdw import fdw_database
-from support.pgcluster import SUPERUSER_PASSWORD, start_cluster
+from support.pgcluster import SUPERUSER_PASSWORD, start_cluster, wait_for
 
 DB = 'pmove'
 COLUMNS = [{'name': 'id', 'type': 'bigint', 'nullable': False}, {'name': 'payload', 'type': 'text'},
@@ -167,6 +168,24 @@ class Writer(threading.Thread):
         self.conn.close()
 
 
+def switch_killed_under_lock(coordinator):
+    """Run the switch of items_p1 (held under its lock by a prepared transaction on the source) and terminate its
+    coordinator session once it holds the parent's lock; the PlaybookRun."""
+    runs = []
+    thread = threading.Thread(target=lambda: runs.append(run_tasks(
+        [move_task(coordinator, 'items_p1', 'pm_s1', 'switch', switch_timeout=30)])))
+    thread.start()
+    holder = wait_for(lambda: coordinator.scalar(
+        "SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.relation = 'items'::regclass "
+        "AND l.mode = 'ShareRowExclusiveLock' AND l.granted AND a.application_name = 'pgdist.cluster'", dbname=DB),
+        timeout=60)
+    assert holder, 'the switch never held the lock'
+    coordinator.query('SELECT pg_terminate_backend(%s)', (holder,))
+    thread.join(20)  # well before switch_timeout: the module notices at its next look
+    assert runs, 'the switch did not end once its session was killed'
+    return runs[0]
+
+
 def test_refused_partitions_change_nothing(nodes):
     coordinator, shards = nodes
     coordinator.query('CREATE TABLE loc (id int) PARTITION BY RANGE (id); '
@@ -304,6 +323,13 @@ def test_interrupted_move_resumes_and_converges(nodes):
                                    '1s (pgdist_1_2_3_1)') in message and 'writes resumed' in message, message
         assert server_of(coordinator, 'items_p1') == 'pm_s2'
         coordinator.query("UPDATE items SET payload = 'after the refusal' WHERE id = 3", dbname=DB)
+        # killed while it holds the pause: the coordinator rolls its transaction back, writes go on
+        killed = switch_killed_under_lock(coordinator)
+        message = killed.results()[0]['msg']
+        assert not killed.ok and message.startswith('PostgreSQL refused the change, nothing was applied: server '
+                                                    'closed the connection unexpectedly'), message
+        assert server_of(coordinator, 'items_p1') == 'pm_s2'
+        coordinator.query("UPDATE items SET payload = 'after the kill' WHERE id = 4", dbname=DB)
     finally:
         with shard.cursor() as cursor:
             cursor.execute("ROLLBACK PREPARED 'pgdist_1_2_3_1'")
@@ -317,3 +343,22 @@ def test_interrupted_move_resumes_and_converges(nodes):
     assert server_of(coordinator, 'items_p1') == 'pm_s1' and leftovers(shards) == []
     assert sorted(coordinator.query('SELECT id, payload, version FROM items', dbname=DB)) == expected
     print('\ninterrupted move of items_p1 resumed: writes paused %.3fs' % steps['move switch']['write_pause'])
+
+
+def test_move_back_interrupted_after_the_publication(nodes):
+    coordinator, shards = nodes
+    first = run_tasks(move_tasks(coordinator, shards, 0, 'pm_s2', 'pm_s1', upto='publication'))
+    assert first.ok, first.stdout[-3000:]
+    assert leftovers(shards) == ['publication pgdist_move_items_p0 on pm_s2']
+    assert results(first)['move plan']['phase'] == 'not_started'
+    expected = sorted(coordinator.query('SELECT id, payload, version FROM items', dbname=DB))
+    again = run_tasks(move_tasks(coordinator, shards, 0, 'pm_s2', 'pm_s1'))
+    assert again.ok, again.stdout[-3000:]
+    steps = results(again)
+    assert steps['move plan']['phase'] == 'published' and not steps['publication']['changed']
+    assert server_of(coordinator, 'items_p0') == 'pm_s1' and leftovers(shards) == []
+    assert sorted(coordinator.query('SELECT id, payload, version FROM items', dbname=DB)) == expected
+    # both shards keep what the moves left them, under names that say so, until dropped by name
+    kept = steps['move switch']['kept_as'].split('.')[1]
+    assert kept in tables(shards['pm_s2']) and 'items_p0' in tables(shards['pm_s1'])
+    assert len([name for name in tables(shards['pm_s1']) if name.startswith('items_p0_moved_')]) == 1

@@ -140,6 +140,13 @@ class Switch(object):
         self.name = move_name(snapshot.schema, snapshot.name)
         self.locked_at = None
 
+    def holding(self):
+        """Ask the coordinator's session for a row while writes are paused: a session killed under the lock (its
+        transaction rolled back, writes resumed) fails the task at once, not after the wait."""
+        with self.request.conn.cursor() as cursor:
+            cursor.execute('SELECT 1')
+        return True
+
     def caught_up(self, lsn=None):
         """(caught up, table state, slot progress) right now: the copy done and the slot at lsn, or without lsn
         within CLOSE_ENOUGH_BYTES of the source's current position."""
@@ -162,7 +169,7 @@ class Switch(object):
 
         def check():
             last[:] = self.caught_up(lsn)
-            return last[0]
+            return last[0] or (lsn and not self.holding())
         if not wait_for(check, timeout):
             raise Refusal('%s has not caught up %swithin %ss (%s); %snothing was changed' % (
                 self.snapshot.label, 'to %s on server %s ' % (lsn, self.source.server) if lsn else '', timeout,
@@ -176,7 +183,8 @@ class Switch(object):
             for statement in pause_statements(self.snapshot):
                 cursor.execute(statement)
         self.locked_at = time.monotonic()
-        if not wait_for(lambda: not catalog.prepared_transactions(self.source.conn, TWO_PHASE_PREFIX), timeout):
+        if not wait_for(lambda: self.holding() and not catalog.prepared_transactions(self.source.conn,
+                                                                                   TWO_PHASE_PREFIX), timeout):
             raise Refusal('%s: prepared transactions of the coordinator are still pending on server %s after %ss (%s):'
                           ' its rows may still change there, so the switch is refused; writes resumed and nothing was '
                           'changed' % (label, self.source.server, timeout, ', '.join(
