@@ -183,8 +183,10 @@ class Switch(object):
             for statement in pause_statements(self.snapshot):
                 cursor.execute(statement)
         self.locked_at = time.monotonic()
-        if not wait_for(lambda: self.holding() and not catalog.prepared_transactions(self.source.conn,
-                                                                                   TWO_PHASE_PREFIX), timeout):
+
+        def drained():
+            return self.holding() and not catalog.prepared_transactions(self.source.conn, TWO_PHASE_PREFIX)
+        if not wait_for(drained, timeout):
             raise Refusal('%s: prepared transactions of the coordinator are still pending on server %s after %ss (%s):'
                           ' its rows may still change there, so the switch is refused; writes resumed and nothing was '
                           'changed' % (label, self.source.server, timeout, ', '.join(
