@@ -635,3 +635,89 @@ def pgdist_lock_waits(conn, seconds):
     return fetch_all(conn, """
         SELECT waiting_pid, blocked_by, location, round(waited_seconds::numeric, 1)::float8 AS waited_seconds
           FROM pgdist.lock_waits(make_interval(secs => %s)) ORDER BY waited_seconds DESC""", (seconds,))
+
+
+# -- partition moves --------------------------------------------------------------
+# pgdist.cluster.partition_move reads the coordinator here, and the source and target shards through the
+# connections the coordinator's foreign servers and user mappings describe (the path postgres_fdw takes).
+
+def foreign_partition(conn, schema, name):
+    """A relation with what a move needs: kind, its server and options, its parent, bound, owner and comment."""
+    row = fetch_one(conn, """
+        SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind, c.relispartition AS is_partition,
+               pn.nspname AS parent_schema, p.relname AS parent_name, p.relkind::text AS parent_kind,
+               pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound, s.srvname AS server,
+               ft.ftoptions AS options, pg_catalog.pg_get_userbyid(c.relowner) AS owner,
+               pg_catalog.obj_description(c.oid, 'pg_class') AS comment
+          FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid
+          LEFT JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
+          LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+          LEFT JOIN pg_catalog.pg_foreign_table ft ON ft.ftrelid = c.oid
+          LEFT JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver
+         WHERE n.nspname = %s AND c.relname = %s""", (schema, name))
+    if row:
+        row['options'] = parse_options(row['options'])
+    return row
+
+
+def tables_with_prefix(conn, schema, prefix):
+    """Names of the plain tables of schema whose name starts with prefix, in name order."""
+    rows = fetch_all(conn, """
+        SELECT c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = %s AND c.relkind = 'r' AND left(c.relname, length(%s)) = %s ORDER BY 1""",
+                     (schema, prefix, prefix))
+    return [row['name'] for row in rows]
+
+
+def publication_exists(conn, name):
+    return fetch_one(conn, "SELECT 1 AS found FROM pg_catalog.pg_publication WHERE pubname = %s",
+                     (name,)) is not None
+
+
+def current_wal_lsn(conn, flush=False):
+    """The current WAL position; flush: and the WAL up to it flushed, so walsenders send it at once rather than
+    after the WAL writer's next round (a session with synchronous_commit off wrote it). A transaction commits
+    synchronously only when it wrote WAL: a temporary table dropped at its commit, with synchronous_commit on,
+    flushes everything before; it changes no data of anyone's. conn is in autocommit."""
+    lsn = fetch_one(conn, "SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn")['lsn']
+    if flush:
+        with conn.cursor() as cursor:
+            cursor.execute("BEGIN; SET LOCAL synchronous_commit = on; "
+                           "CREATE TEMPORARY TABLE pgdist_wal_flush () ON COMMIT DROP; COMMIT")
+    return lsn
+
+
+def slot_progress(conn, name, lsn=None):
+    """A slot's confirmed_flush_lsn and whether it reached lsn (the source's position: default now); None
+    without the slot."""
+    return fetch_one(conn, """
+        SELECT slot_name::text AS name, active, confirmed_flush_lsn::text AS confirmed_flush_lsn,
+               confirmed_flush_lsn >= COALESCE(%s::pg_lsn, pg_catalog.pg_current_wal_lsn()) AS reached,
+               pg_catalog.pg_wal_lsn_diff(COALESCE(%s::pg_lsn, pg_catalog.pg_current_wal_lsn()),
+                                          confirmed_flush_lsn)::bigint AS lag_bytes
+          FROM pg_catalog.pg_replication_slots WHERE slot_name = %s""", (lsn, lsn, name))
+
+
+def prepared_transactions(conn, prefix):
+    """gids of the prepared transactions of the current database whose gid starts with prefix."""
+    rows = fetch_all(conn, """
+        SELECT gid FROM pg_catalog.pg_prepared_xacts
+         WHERE database = pg_catalog.current_database() AND left(gid, length(%s)) = %s ORDER BY prepared""",
+                     (prefix, prefix))
+    return [row['gid'] for row in rows]
+
+
+def subscription_table_state(conn, subscription, schema, table):
+    """dict(enabled, state) of a subscription of the current database and its state for schema.table
+    (pg_subscription_rel.srsubstate: i, d, f, s, r; None when the table is not (yet) part of it), or None."""
+    return fetch_one(conn, """
+        SELECT s.subenabled AS enabled, s.subslotname::text AS slot_name,
+               (SELECT r.srsubstate::text FROM pg_catalog.pg_subscription_rel r
+                  JOIN pg_catalog.pg_class c ON c.oid = r.srrelid
+                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                 WHERE r.srsubid = s.oid AND n.nspname = %s AND c.relname = %s) AS state
+          FROM pg_catalog.pg_subscription s
+         WHERE s.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+           AND s.subname = %s""", (schema, table, subscription))

@@ -103,6 +103,37 @@ def pg_message(exc, with_hint=False):
     return message
 
 
+# libpq keywords a postgres_fdw server or user mapping may hold; its other options (fetch_size, batch_size,
+# use_remote_estimate, ...) are postgres_fdw's own and are not passed to libpq.
+LIBPQ_OPTIONS = ('host', 'hostaddr', 'port', 'dbname', 'user', 'password', 'passfile', 'channel_binding',
+                 'connect_timeout', 'options', 'keepalives', 'keepalives_idle', 'keepalives_interval',
+                 'keepalives_count', 'tcp_user_timeout', 'sslmode', 'sslcompression', 'sslcert', 'sslkey',
+                 'sslpassword', 'sslrootcert', 'sslcrl', 'sslcrldir', 'sslsni', 'requirepeer', 'ssl_min_protocol_version',
+                 'ssl_max_protocol_version', 'gssencmode', 'krbsrvname', 'gsslib', 'target_session_attrs',
+                 'require_auth', 'sslcertmode', 'sslnegotiation', 'load_balance_hosts')
+
+
+def connect_as_foreign_server(server_options, mapping_options, connect_timeout=None):
+    """A connection to the server a postgres_fdw foreign server names, as its user mapping logs in.
+
+    This is the path, the address and the login postgres_fdw uses, so the
+    shard's pg_hba.conf rule for the coordinator admits it. Raises
+    ConnectionFailure naming the target, never the password.
+    """
+    kwargs = dict((name, value) for name, value in list(server_options.items()) + list(mapping_options.items())
+                  if name in LIBPQ_OPTIONS)
+    if connect_timeout and 'connect_timeout' not in kwargs:
+        kwargs['connect_timeout'] = str(connect_timeout)
+    kwargs['application_name'] = 'pgdist.cluster'
+    try:
+        conn = psycopg2.connect(**kwargs)
+    except psycopg2.Error as exc:
+        reason = scrub(str(exc).strip(), [kwargs.get('password'), kwargs.get('sslpassword')])
+        raise ConnectionFailure('unable to connect to PostgreSQL at %s: %s' % (describe_target(kwargs), reason))
+    conn.autocommit = True
+    return conn
+
+
 @contextmanager
 def savepoint(conn, name, keep=True):
     """Run the block inside SAVEPOINT name, so a failure in it leaves the transaction usable.

@@ -48,6 +48,12 @@ class Request(object):
         self.plan = plan
         self.check_mode = module.check_mode
         self.missing = list(missing)
+        self.committed_actions = []
+
+    def after_commit(self, action):
+        """Run action() once the plan is committed, outside check mode; the task is changed. For a change on
+        another server that must follow this one (partition_move renames the source table after the switch)."""
+        self.committed_actions.append(action)
 
     def assume_created(self, parent, message):
         """parent ('foreign server shard3', ...) does not exist: the error message outside check mode;
@@ -173,6 +179,9 @@ def run_module(argument_spec, reconcile, autocommit=False, reads_only=False, **m
             plan.apply(conn)
         if not autocommit:
             conn.commit()
+        if not module.check_mode:
+            for action in request.committed_actions:
+                action()
     except (InvalidInput, Refusal) as exc:
         conn.rollback()
         module.fail_json(msg=plan.redact(str(exc), conn), queries=[])
@@ -201,7 +210,7 @@ def run_module(argument_spec, reconcile, autocommit=False, reads_only=False, **m
         module.warn(warning)
     before = outcome.pop('before', None)
     after = outcome.pop('after', None)
-    result = dict(changed=plan.changes, queries=queries, **outcome)
+    result = dict(changed=plan.changes or bool(request.committed_actions), queries=queries, **outcome)
     if request.missing:
         result['missing_parents'] = request.missing
     if before is not None or after is not None:

@@ -293,3 +293,38 @@ def has_rows(table):
 
 def analyze(tables):
     return sql.SQL('ANALYZE {}').format(_join(tables))
+
+
+# -- partition moves (partitioning/move.py) -------------------------------------------------
+
+def pause_writes(parent, table):
+    """SHARE ROW EXCLUSIVE locks until the transaction ends, on the parent and its foreign partition table: readers
+    go on, writers wait.
+
+    The parent first: a writer through the parent holds its ROW EXCLUSIVE lock while it waits for the
+    partition's, so a pause of the partition alone would deadlock with the DETACH, which needs the parent ACCESS
+    EXCLUSIVE. PostgreSQL refuses LOCK TABLE on a foreign table; ENABLE TRIGGER takes the same lock (for writes
+    made on the partition directly). USER enables the table's own triggers, a change of no consequence here: the
+    switch drops this foreign table in the same transaction, or rolls it back.
+    """
+    return [sql.SQL('LOCK TABLE ONLY {} IN SHARE ROW EXCLUSIVE MODE').format(parent),
+            sql.SQL('ALTER FOREIGN TABLE {} ENABLE TRIGGER USER').format(table)]
+
+
+def create_foreign_partition(table, parent, bound_text, server, options):
+    """CREATE FOREIGN TABLE table PARTITION OF parent <bound> SERVER s OPTIONS (...).
+
+    bound_text is the server's own pg_get_expr() of the partition being
+    replaced (FOR VALUES ... or DEFAULT), the one piece of SQL here not built
+    from Identifier or Literal: it re-creates exactly the bound it read.
+    """
+    return sql.SQL('CREATE FOREIGN TABLE {} PARTITION OF {} {}{}').format(
+        table, parent, sql.SQL(bound_text), foreign_clause(server, options))
+
+
+def comment_on_foreign_table(table, text):
+    return sql.SQL('COMMENT ON FOREIGN TABLE {} IS {}').format(table, sql.Literal(text))
+
+
+def rename_table(table, new_name):
+    return sql.SQL('ALTER TABLE {} RENAME TO {}').format(table, sql.Identifier(new_name))
