@@ -34,7 +34,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild
+from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, cluster_catalog, sqlbuild
 from ansible_collections.pgdist.cluster.plugins.module_utils.connection import savepoint, scrub
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput, split_qualified
 from ansible_collections.pgdist.cluster.plugins.module_utils.node_plan import MANAGED_SETTINGS, OBSERVED_SETTINGS
@@ -90,7 +90,7 @@ class Collector(object):
 
     def foreign_servers(self):
         servers = {}
-        for row in catalog.all_foreign_servers(self.conn):
+        for row in cluster_catalog.all_foreign_servers(self.conn):
             for name in SECRET_OPTIONS:
                 self.secret(row['options'].get(name))
             options = dict((k, v) for k, v in row['options'].items() if k not in SECRET_OPTIONS)
@@ -100,7 +100,7 @@ class Collector(object):
 
     def user_mappings(self):
         mappings = []
-        for row in catalog.all_user_mappings(self.conn):
+        for row in cluster_catalog.all_user_mappings(self.conn):
             for name in SECRET_OPTIONS:
                 self.secret(row['options'].get(name))
             mappings.append(dict(
@@ -125,12 +125,12 @@ class Collector(object):
                 PROBE_SETTINGS, [('name', 'text'), ('setting', 'text')], name, 'pg_catalog', 'pg_settings'))
             query = sqlbuild.probe_setting_query(PROBE_SETTINGS)
             started = time.time()
-            result['remote_version'] = catalog.probe_remote_setting(self.conn, query, 'server_version')
+            result['remote_version'] = cluster_catalog.probe_remote_setting(self.conn, query, 'server_version')
             result['connect_ms'] = round((time.time() - started) * 1000.0, 3)
             rounds = []
             for dummy in range(3):
                 started = time.time()
-                catalog.probe_remote_setting(self.conn, query, 'server_version_num')
+                cluster_catalog.probe_remote_setting(self.conn, query, 'server_version_num')
                 rounds.append(time.time() - started)
             result['rtt_ms'] = round(min(rounds) * 1000.0, 3)
             result['reachable'] = True
@@ -140,7 +140,7 @@ class Collector(object):
                     name, 'pg_catalog', 'pg_class'))
                 self.execute(sqlbuild.create_probe_table(
                     PROBE_NAMESPACE, [('oid', 'oid'), ('nspname', 'name')], name, 'pg_catalog', 'pg_namespace'))
-                estimates.update(catalog.probe_remote_reltuples(
+                estimates.update(cluster_catalog.probe_remote_reltuples(
                     self.conn, sqlbuild.probe_reltuples_query(PROBE_CLASS, PROBE_NAMESPACE),
                     [relname for schema, relname in remote_relations]))
 
@@ -155,14 +155,14 @@ class Collector(object):
         wanted = None
         if self.params.get('tables'):
             wanted = set(split_qualified(name, 'tables') for name in self.params['tables'])
-        roots = [row for row in catalog.partition_roots(self.conn)
+        roots = [row for row in cluster_catalog.partition_roots(self.conn)
                  if wanted is None or (row['schema'], row['name']) in wanted]
         if wanted:
             missing = wanted - set((row['schema'], row['name']) for row in roots)
             if missing:
                 raise InvalidInput('tables: %s %s not a partitioned table or inheritance parent here' % (
                     ', '.join(sorted('%s.%s' % pair for pair in missing)), 'is' if len(missing) == 1 else 'are'))
-        children = catalog.partition_descendants(self.conn, [row['oid'] for row in roots])
+        children = cluster_catalog.partition_descendants(self.conn, [row['oid'] for row in roots])
         mode = self.params['row_counts']
         tables = {}
         by_oid = {}
@@ -229,14 +229,14 @@ class Collector(object):
             if tuples is None or tuples < 0:
                 return None, 'no statistics yet (never analyzed)'
             return int(tuples), None
-        value, error = self.guarded(lambda: catalog.count_rows(self.conn, sqlbuild.count_rows(row['schema'],
+        value, error = self.guarded(lambda: cluster_catalog.count_rows(self.conn, sqlbuild.count_rows(row['schema'],
                                                                                               row['name'])))
         return value, error
 
     def subscriptions(self):
-        readable = catalog.can_read_subscription_conninfo(self.conn)
+        readable = cluster_catalog.can_read_subscription_conninfo(self.conn)
         subscriptions = {}
-        for row in catalog.all_subscriptions(self.conn, readable):
+        for row in cluster_catalog.all_subscriptions(self.conn, readable):
             name = row.pop('name')
             row['conninfo'] = strip_conninfo_secrets(row['conninfo'], self.secret) if readable else None
             subscriptions[name] = row
@@ -244,23 +244,23 @@ class Collector(object):
 
     def settings(self):
         names = self.params.get('settings') or DEFAULT_SETTINGS
-        return dict((row.pop('name'), row) for row in catalog.settings(self.conn, names))
+        return dict((row.pop('name'), row) for row in cluster_catalog.settings(self.conn, names))
 
     def file_settings(self):
         """Every configuration file entry in reading order, or None when we may not read them."""
-        if not catalog.can_read_file_settings(self.conn):
+        if not cluster_catalog.can_read_file_settings(self.conn):
             return None
-        return catalog.file_settings(self.conn)
+        return cluster_catalog.file_settings(self.conn)
 
     def transactions(self):
         """Prepared transactions of this node; with the coordinator extension, its counters, the in-doubt
         transactions on every node and the lock waits across nodes (an unreachable shard gives an error)."""
-        info = dict(prepared_transactions=catalog.prepared_transactions(self.conn), pgdist=None)
+        info = dict(prepared_transactions=cluster_catalog.prepared_transactions(self.conn), pgdist=None)
         if catalog.extension(self.conn, 'pgdist') is None:
             return info
-        stats, stats_error = self.guarded(lambda: catalog.pgdist_stats(self.conn))
-        in_doubt, in_doubt_error = self.guarded(lambda: catalog.pgdist_in_doubt(self.conn))
-        waits, waits_error = self.guarded(lambda: catalog.pgdist_lock_waits(self.conn, self.params['lock_wait_min']))
+        stats, stats_error = self.guarded(lambda: cluster_catalog.pgdist_stats(self.conn))
+        in_doubt, in_doubt_error = self.guarded(lambda: cluster_catalog.pgdist_in_doubt(self.conn))
+        waits, waits_error = self.guarded(lambda: cluster_catalog.pgdist_lock_waits(self.conn, self.params['lock_wait_min']))
         info['pgdist'] = dict(stats=stats, in_doubt=in_doubt, lock_waits=waits,
                               errors=[error for error in (stats_error, in_doubt_error, waits_error) if error])
         return info
@@ -269,7 +269,7 @@ class Collector(object):
 
     def collect(self):
         gather = set(self.params['gather'])
-        info = dict(instance=catalog.instance_summary(self.conn), row_counts=self.params['row_counts'])
+        info = dict(instance=cluster_catalog.instance_summary(self.conn), row_counts=self.params['row_counts'])
         servers = self.foreign_servers()
         mappings = self.user_mappings()
         reachability, remote_estimates = {}, {}
@@ -300,24 +300,24 @@ class Collector(object):
         if 'tables' in gather:
             info['tables'] = self.tables(reachability, remote_estimates)
         if 'replication' in gather:
-            info['publications'] = dict((row.pop('name'), row) for row in catalog.all_publications(self.conn))
+            info['publications'] = dict((row.pop('name'), row) for row in cluster_catalog.all_publications(self.conn))
             info['subscriptions'] = self.subscriptions()
-            info['replication_slots'] = dict((row.pop('name'), row) for row in catalog.replication_slots(self.conn))
-            info['replication_senders'] = catalog.replication_senders(self.conn)
+            info['replication_slots'] = dict((row.pop('name'), row) for row in cluster_catalog.replication_slots(self.conn))
+            info['replication_senders'] = cluster_catalog.replication_senders(self.conn)
         if 'transactions' in gather:
             info.update(self.transactions())
         if 'settings' in gather:
             info['settings'] = self.settings()
             info['pending_restart'] = sorted(n for n, s in info['settings'].items() if s['pending_restart'])
             info['file_settings'] = self.file_settings()
-            info['hba_file'] = catalog.hba_file(self.conn)
+            info['hba_file'] = cluster_catalog.hba_file(self.conn)
         return info
 
     def remote_relations(self):
         """server -> [(schema, name)] of the postgres_fdw foreign tables below partitioned parents."""
-        roots = catalog.partition_roots(self.conn)
+        roots = cluster_catalog.partition_roots(self.conn)
         relations = {}
-        for row in catalog.partition_descendants(self.conn, [r['oid'] for r in roots]):
+        for row in cluster_catalog.partition_descendants(self.conn, [r['oid'] for r in roots]):
             if row['relkind'] == 'f' and row['fdw'] == 'postgres_fdw':
                 relations.setdefault(row['server'], []).append(
                     remote_table(row['schema'], row['name'], row['foreign_options']))

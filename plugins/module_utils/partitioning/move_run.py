@@ -185,12 +185,12 @@ class Switch(object):
         self.locked_at = time.monotonic()
 
         def drained():
-            return self.holding() and not catalog.prepared_transactions(self.source.conn, TWO_PHASE_PREFIX)
+            return self.holding() and not catalog.prepared_gids(self.source.conn, TWO_PHASE_PREFIX)
         if not wait_for(drained, timeout):
             raise Refusal('%s: prepared transactions of the coordinator are still pending on server %s after %ss (%s):'
                           ' its rows may still change there, so the switch is refused; writes resumed and nothing was '
                           'changed' % (label, self.source.server, timeout, ', '.join(
-                              catalog.prepared_transactions(self.source.conn, TWO_PHASE_PREFIX))))
+                              catalog.prepared_gids(self.source.conn, TWO_PHASE_PREFIX))))
         lsn, started = catalog.current_wal_lsn(self.source.conn, flush=True), time.monotonic()
         self.wait_caught_up(max(self.locked_at + timeout - time.monotonic(), 0), lsn)
         return lsn, round(time.monotonic() - started, 3)
