@@ -19,8 +19,10 @@ teller and branch balances and of history deltas are equal.
 
 import os
 import re
+import resource
 import subprocess
 import tempfile
+import threading
 
 import yaml
 
@@ -100,22 +102,63 @@ def psql(port, sql):
     return done.stdout.strip()
 
 
-def pgbench(port, args, options=''):
+TICK = os.sysconf('SC_CLK_TCK')
+
+
+def cluster_cpu(port):
+    """{pid: CPU seconds} of a cluster's postmaster and every process it started (backends, workers)."""
+    with open('/var/run/postgresql/.s.PGSQL.%d.lock' % port) as handle:
+        postmaster = int(handle.readline())
+    cpu = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as handle:
+                fields = handle.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry), int(fields[1])
+        if pid == postmaster or ppid == postmaster:
+            cpu[pid] = (int(fields[11]) + int(fields[12])) / float(TICK)
+    return cpu
+
+
+def spent(before, after):
+    """CPU seconds between two cluster_cpu() samples (processes born in between count from zero)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def pgbench(port, args, options='', seconds=None, watch=()):
+    """pgbench's report, and the CPU seconds the client and each watched cluster (port) spent during the run.
+
+    The clusters are sampled a second before the end, while pgbench's backends still exist."""
     env = dict(os.environ, PGOPTIONS=options) if options else None
-    done = subprocess.run(['runuser', '-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pgbench',
-                           '-h', '/var/run/postgresql', '-p', str(port)] + args + [DB],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=900,
-                          env=env, check=False)
-    if done.returncode:
-        raise SystemExit('pgbench %s on port %d failed:\n%s' % (' '.join(args), port, done.stdout[-3000:]))
-    return done.stdout
+    before = dict((watched, cluster_cpu(watched)) for watched in watch)
+    client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    running = subprocess.Popen(['runuser', '-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pgbench',
+                                '-h', '/var/run/postgresql', '-p', str(port)] + args + [DB],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env)
+    late = {}
+    if watch and seconds:
+        timer = threading.Timer(max(seconds - 1, 0.5), lambda: late.update(
+            (watched, cluster_cpu(watched)) for watched in watch))
+        timer.start()
+    output = running.communicate(timeout=900)[0]
+    client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if running.returncode:
+        raise SystemExit('pgbench %s on port %d failed:\n%s' % (' '.join(args), port, output[-3000:]))
+    cpu = dict((watched, spent(before[watched], late.get(watched, {}))) for watched in watch)
+    cpu['client'] = (client_after.ru_utime + client_after.ru_stime) - (client_before.ru_utime + client_before.ru_stime)
+    return output, cpu
 
 
 def run_figures(output):
-    """(tps, failed %) of a pgbench run's report."""
+    """(tps, failed %, transactions) of a pgbench run's report."""
     tps = float(re.search(r'^tps = ([\d.]+)', output, re.M).group(1))
     failed = re.search(r'^number of failed transactions: \d+ \(([\d.]+)%\)', output, re.M)
-    return tps, float(failed.group(1)) if failed else 0.0
+    done = int(re.search(r'^number of transactions actually processed: (\d+)', output, re.M).group(1))
+    return tps, float(failed.group(1)) if failed else 0.0, done
 
 
 def pgbench_figures(args, figures, table, log):
@@ -141,6 +184,7 @@ def pgbench_figures(args, figures, table, log):
         pgbench(coordinator, ['-i', '-q', '-I', 'G', '-s', scale])
         psql(coordinator, 'ANALYZE pgbench_branches, pgbench_tellers, pgbench_accounts, pgbench_history')
         psql(single, 'VACUUM ANALYZE')
+        shards = [FIRST_PORT + i for i in range(1, SHARDS + 1)]
         runs = [
             ('one node, tpcb-like', single, [], ''),
             ('one node, select-only', single, ['-S'], ''),
@@ -149,15 +193,18 @@ def pgbench_figures(args, figures, table, log):
             ('coordinator, tpcb-like, one-phase commit', coordinator, [], '-c pgdist.two_phase_commit=off'),
             ('coordinator, tpcb-like, REPEATABLE READ shards', coordinator, [], '-c pgdist.read_committed=off'),
         ]
-        results = {}
+        results, cpu = {}, {}
+        ports = dict((run[0], run[1]) for run in runs)
         for name, port, extra, options in runs:
             log('pgbench: %s' % name)
-            results[name] = run_figures(pgbench(port, workload + extra, options))
+            watch = [port] + (shards if port == coordinator else [])
+            output, cpu[name] = pgbench(port, workload + extra, options, seconds=args.pgbench_seconds, watch=watch)
+            results[name] = run_figures(output)
         log('pgbench: coordinator, tpcb-like, deadlock detector off')
         psql(coordinator, "ALTER SYSTEM SET pgdist.deadlock_check_interval = 0")
         psql(coordinator, "SELECT pg_reload_conf()")
         try:
-            results['coordinator, tpcb-like, no deadlock detector'] = run_figures(pgbench(coordinator, workload))
+            results['coordinator, tpcb-like, no deadlock detector'] = run_figures(pgbench(coordinator, workload)[0])
         finally:
             psql(coordinator, "ALTER SYSTEM RESET pgdist.deadlock_check_interval")
             psql(coordinator, "SELECT pg_reload_conf()")
@@ -166,8 +213,16 @@ def pgbench_figures(args, figures, table, log):
                                  '(SELECT sum(bbalance) FROM pgbench_branches), '
                                  '(SELECT coalesce(sum(delta), 0) FROM pgbench_history)').split('|')
         holds = len(set(sums)) == 1
-        for name, (tps, failed) in results.items():
-            table.append(('pgbench %s' % name, '%.0f tps' % tps, '%.3f %% failed' % failed))
+        for name, (tps, failed, done) in results.items():
+            note = '%.3f %% failed' % failed
+            if name in cpu:
+                # Where the CPU went, per transaction: the client, the node or coordinator, the shards.
+                per = dict((key, 1000.0 * seconds / max(done, 1)) for key, seconds in cpu[name].items())
+                note += '; CPU ms per transaction: client %.2f, %s %.2f' % (
+                    per['client'], 'node' if name.startswith('one node') else 'coordinator', per[ports[name]])
+                if not name.startswith('one node'):
+                    note += ', shards %.2f' % sum(per[port] for port in shards)
+            table.append(('pgbench %s' % name, '%.0f tps' % tps, note))
         table.append(('pgbench TPC-B invariant through the coordinator', 'holds' if holds else 'BROKEN',
                       'sums %s' % ', '.join(sums)))
         tpcb = results['coordinator, tpcb-like'][0]

@@ -229,8 +229,8 @@ class Collector(object):
             if tuples is None or tuples < 0:
                 return None, 'no statistics yet (never analyzed)'
             return int(tuples), None
-        value, error = self.guarded(lambda: cluster_catalog.count_rows(self.conn, sqlbuild.count_rows(row['schema'],
-                                                                                              row['name'])))
+        query = sqlbuild.count_rows(row['schema'], row['name'])
+        value, error = self.guarded(lambda: cluster_catalog.count_rows(self.conn, query))
         return value, error
 
     def subscriptions(self):
