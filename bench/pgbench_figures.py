@@ -153,6 +153,14 @@ def pgbench(port, args, options='', seconds=None, watch=()):
     return output, cpu
 
 
+def tpcb_sums(port):
+    """Sums of account, teller and branch balances and of history deltas: TPC-B keeps them equal."""
+    return psql(port, 'SELECT (SELECT sum(abalance) FROM pgbench_accounts), '
+                      '(SELECT sum(tbalance) FROM pgbench_tellers), '
+                      '(SELECT sum(bbalance) FROM pgbench_branches), '
+                      '(SELECT coalesce(sum(delta), 0) FROM pgbench_history)').split('|')
+
+
 def run_figures(output):
     """(tps, failed %, transactions) of a pgbench run's report."""
     tps = float(re.search(r'^tps = ([\d.]+)', output, re.M).group(1))
@@ -193,13 +201,16 @@ def pgbench_figures(args, figures, table, log):
             ('coordinator, tpcb-like, one-phase commit', coordinator, [], '-c pgdist.two_phase_commit=off'),
             ('coordinator, tpcb-like, REPEATABLE READ shards', coordinator, [], '-c pgdist.read_committed=off'),
         ]
-        results, cpu = {}, {}
+        results, cpu, broken = {}, {}, []
         ports = dict((run[0], run[1]) for run in runs)
         for name, port, extra, options in runs:
             log('pgbench: %s' % name)
             watch = [port] + (shards if port == coordinator else [])
             output, cpu[name] = pgbench(port, workload + extra, options, seconds=args.pgbench_seconds, watch=watch)
             results[name] = run_figures(output)
+            # TPC-B's invariant after every run through the coordinator, so a break names the run that made it.
+            if port == coordinator and not broken and len(set(tpcb_sums(coordinator))) != 1:
+                broken.append(name)
         log('pgbench: coordinator, tpcb-like, deadlock detector off')
         psql(coordinator, "ALTER SYSTEM SET pgdist.deadlock_check_interval = 0")
         psql(coordinator, "SELECT pg_reload_conf()")
@@ -208,11 +219,8 @@ def pgbench_figures(args, figures, table, log):
         finally:
             psql(coordinator, "ALTER SYSTEM RESET pgdist.deadlock_check_interval")
             psql(coordinator, "SELECT pg_reload_conf()")
-        sums = psql(coordinator, 'SELECT (SELECT sum(abalance) FROM pgbench_accounts), '
-                                 '(SELECT sum(tbalance) FROM pgbench_tellers), '
-                                 '(SELECT sum(bbalance) FROM pgbench_branches), '
-                                 '(SELECT coalesce(sum(delta), 0) FROM pgbench_history)').split('|')
-        holds = len(set(sums)) == 1
+        sums = tpcb_sums(coordinator)
+        holds = len(set(sums)) == 1 and not broken
         for name, (tps, failed, done) in results.items():
             note = '%.3f %% failed' % failed
             if name in cpu:
@@ -224,7 +232,7 @@ def pgbench_figures(args, figures, table, log):
                     note += ', shards %.2f' % sum(per[port] for port in shards)
             table.append(('pgbench %s' % name, '%.0f tps' % tps, note))
         table.append(('pgbench TPC-B invariant through the coordinator', 'holds' if holds else 'BROKEN',
-                      'sums %s' % ', '.join(sums)))
+                      'sums %s%s' % (', '.join(sums), '; first broken after: %s' % broken[0] if broken else '')))
         tpcb = results['coordinator, tpcb-like'][0]
         figures['pgbench_tpcb_ratio'] = tpcb / results['one node, tpcb-like'][0]
         figures['pgbench_select_ratio'] = (results['coordinator, select-only'][0]
@@ -234,8 +242,6 @@ def pgbench_figures(args, figures, table, log):
         figures['pgbench_2pc_cost_ratio'] = tpcb / results['coordinator, tpcb-like, one-phase commit'][0]
         figures['pgbench_detector_cost_ratio'] = tpcb / results['coordinator, tpcb-like, no deadlock detector'][0]
         figures['pgbench_tpcb_invariant_holds'] = 1.0 if holds else 0.0
-        if not holds:
-            raise SystemExit('TPC-B invariant broken through the coordinator: %s' % sums)
     finally:
         if not args.keep:
             drop_clusters()

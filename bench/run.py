@@ -387,6 +387,8 @@ def main():
     print('total bench time %.0f s' % (time.time() - started))
     for name, value in figures.items():
         print('%s=%.3f' % (name, value))
+    if figures.get('pgbench_tpcb_invariant_holds') == 0.0:
+        sys.exit('TPC-B invariant broken through the coordinator (see the table)')
 
 
 if __name__ == '__main__':

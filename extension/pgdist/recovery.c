@@ -32,44 +32,40 @@ typedef enum Outcome
 
 static const char *const outcome_names[] = {"in progress", "committed", "aborted"};
 
-static bool
-in_progress(FullTransactionId fxid)
-{
-	char		xid[32];
-	Oid			argtype = TEXTOID;
-	Datum		arg;
-	bool		isnull;
-	Datum		result;
-
-	snprintf(xid, sizeof(xid), "%llu", (unsigned long long) U64FromFullTransactionId(fxid));
-	arg = CStringGetTextDatum(xid);
-	/* An xid past the next one to be assigned belongs to no transaction (a crash handed it back). */
-	if (SPI_execute_with_args("SELECT $1::pg_catalog.xid8 < pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())"
-							  " AND pg_catalog.pg_xact_status($1::pg_catalog.xid8) = 'in progress'",
-							  1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "pgdist: could not read the state of transaction %s", xid);
-	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return !isnull && DatumGetBool(result);
-}
-
-static bool
-has_commit_record(const char *transaction)
-{
-	Oid			argtype = TEXTOID;
-	Datum		arg = CStringGetTextDatum(transaction);
-
-	if (SPI_execute_with_args("SELECT 1 FROM pgdist.commit_records WHERE transaction = $1",
-							  1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "pgdist: could not read pgdist.commit_records");
-	return SPI_processed > 0;
-}
-
+/*
+ * The outcome of a coordinator transaction, read with one snapshot: while that
+ * snapshot still sees the transaction running it is in progress (wait), else
+ * its commit record, visible to the same snapshot once it committed, decides.
+ * Asking the commit log (pg_xact_status) and reading the record with a second
+ * snapshot would race: a transaction is marked committed in the commit log a
+ * moment before it leaves the running set, so in between its record is not
+ * yet visible and a committed transaction would be rolled back on a shard.
+ */
 static Outcome
 outcome_of(const char *transaction, FullTransactionId fxid)
 {
-	if (in_progress(fxid))
+	char		xid[32];
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		args[2];
+	bool		isnull;
+	Datum		running;
+	Datum		recorded;
+
+	snprintf(xid, sizeof(xid), "%llu", (unsigned long long) U64FromFullTransactionId(fxid));
+	args[0] = CStringGetTextDatum(xid);
+	args[1] = CStringGetTextDatum(transaction);
+	/* An xid past the next one to be assigned belongs to no transaction (a crash handed it back). */
+	if (SPI_execute_with_args("SELECT $1::pg_catalog.xid8 < pg_catalog.pg_snapshot_xmax(s)"
+							  "       AND NOT pg_catalog.pg_visible_in_snapshot($1::pg_catalog.xid8, s),"
+							  "       EXISTS (SELECT 1 FROM pgdist.commit_records WHERE transaction = $2)"
+							  "  FROM pg_catalog.pg_current_snapshot() s",
+							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "pgdist: could not read the outcome of transaction %s", xid);
+	running = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull && DatumGetBool(running))
 		return OUTCOME_IN_PROGRESS;
-	return has_commit_record(transaction) ? OUTCOME_COMMIT : OUTCOME_ROLLBACK;
+	recorded = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	return (!isnull && DatumGetBool(recorded)) ? OUTCOME_COMMIT : OUTCOME_ROLLBACK;
 }
 
 static void
