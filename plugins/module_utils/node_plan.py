@@ -166,9 +166,14 @@ def _settings(inventory, host, node):
     return settings, sources
 
 
+def our_files(config_dir):
+    """The settings files the roles write: the server role's include, then the replication role's."""
+    return tuple('%s/%s/%s' % (config_dir, CONF_DIR, base) for base in (SETTINGS_FILE, SYNCHRONOUS_FILE))
+
+
 def _set_elsewhere(info, name, config_dir):
     """The value of name in the last configuration file entry that is not one of ours, or None."""
-    ours = ['%s/%s/%s' % (config_dir, CONF_DIR, base) for base in (SETTINGS_FILE, SYNCHRONOUS_FILE)]
+    ours = our_files(config_dir)
     rows = [row for row in info.get('file_settings') or [] if row['name'] == name and row['sourcefile'] not in ours
             and not row.get('error')]
     return max(rows, key=lambda row: row['seqno'])['setting'] if rows else None
@@ -182,8 +187,8 @@ def overriding_sources(settings, file_settings, config_dir):
     loaded yet (first run) that order is predicted: conf.d files named after
     ours, and postgresql.auto.conf, are read after it.
     """
-    ours = '%s/%s/%s' % (config_dir, CONF_DIR, SETTINGS_FILE)
-    mine = (ours, '%s/%s/%s' % (config_dir, CONF_DIR, SYNCHRONOUS_FILE))
+    mine = our_files(config_dir)
+    ours = mine[0]
     rows = [row for row in file_settings or [] if not row.get('error')]
     loaded = [row['seqno'] for row in rows if row['sourcefile'] == ours]
     position = dict((row['name'], row['seqno']) for row in rows if row['sourcefile'] == ours)
@@ -286,11 +291,12 @@ def _replication_part(inventory, host, node, placed, reference_names):
     synchronous = None
     standbys = [link['application_name'] for link in published if link['synchronous']]
     user_set = 'synchronous_standby_names' in (facts['postgresql_settings'] or {})
+    synchronous_file = our_files(node['cluster']['config_dir'])[1]
     loaded = [row for row in (inventory.read(host)['info'] or {}).get('file_settings') or []
-              if row['sourcefile'] == '%s/%s/%s' % (node['cluster']['config_dir'], CONF_DIR, SYNCHRONOUS_FILE)]
+              if row['sourcefile'] == synchronous_file]
     if not user_set and (standbys or loaded):
         synchronous = dict(standbys=standbys, count=int(variables['replication_synchronous_count']),
-                           file='%s/%s/%s' % (node['cluster']['config_dir'], CONF_DIR, SYNCHRONOUS_FILE))
+                           file=synchronous_file)
     return dict(replication_login=bool(publications), publications=publications, grants=grants,
                 subscriptions=subscriptions, synchronous=synchronous)
 
