@@ -4,9 +4,8 @@
  * For each prepared transaction of ours on a node: while the local
  * transaction that prepared it may still be deciding (its xid in progress
  * here), it is left alone; after that, its commit record decides, never a
- * guess: present -> COMMIT PREPARED, absent -> ROLLBACK PREPARED. The
- * in-progress check comes first and the commit record is read with a newer
- * snapshot, so a decision made in between is seen. Commit records that no
+ * guess: present -> COMMIT PREPARED, absent -> ROLLBACK PREPARED, both read
+ * with one snapshot (outcome_of). Commit records that no
  * node holds a prepared transaction for any more are deleted, but only in a
  * pass that reached every node.
  */
@@ -33,13 +32,16 @@ typedef enum Outcome
 static const char *const outcome_names[] = {"in progress", "committed", "aborted"};
 
 /*
- * The outcome of a coordinator transaction, read with one snapshot: while that
- * snapshot still sees the transaction running it is in progress (wait), else
- * its commit record, visible to the same snapshot once it committed, decides.
- * Asking the commit log (pg_xact_status) and reading the record with a second
- * snapshot would race: a transaction is marked committed in the commit log a
- * moment before it leaves the running set, so in between its record is not
- * yet visible and a committed transaction would be rolled back on a shard.
+ * The outcome of a coordinator transaction, read with one snapshot. Not yet
+ * completed in that snapshot (running, or past its xmax, which is only the
+ * latest completed xid + 1, so the newest running transactions are past it)
+ * while its xid has been handed out: in progress, wait. Completed: its commit
+ * record, visible to the same snapshot once it committed, decides. An xid not
+ * handed out (yet) belongs to no transaction: a crash handed it back before
+ * its commit reached the WAL, so no record can exist and the record decides
+ * too. Asking the commit log (pg_xact_status) and reading the record with a
+ * second snapshot would race: a transaction is marked committed in the
+ * commit log a moment before it leaves the running set.
  */
 static Outcome
 outcome_of(const char *transaction, FullTransactionId fxid)
@@ -48,21 +50,22 @@ outcome_of(const char *transaction, FullTransactionId fxid)
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		args[2];
 	bool		isnull;
-	Datum		running;
+	Datum		completed;
 	Datum		recorded;
+	bool		handed_out;
 
 	snprintf(xid, sizeof(xid), "%llu", (unsigned long long) U64FromFullTransactionId(fxid));
 	args[0] = CStringGetTextDatum(xid);
 	args[1] = CStringGetTextDatum(transaction);
-	/* An xid past the next one to be assigned belongs to no transaction (a crash handed it back). */
-	if (SPI_execute_with_args("SELECT $1::pg_catalog.xid8 < pg_catalog.pg_snapshot_xmax(s)"
-							  "       AND NOT pg_catalog.pg_visible_in_snapshot($1::pg_catalog.xid8, s),"
+	if (SPI_execute_with_args("SELECT pg_catalog.pg_visible_in_snapshot($1::pg_catalog.xid8, s),"
 							  "       EXISTS (SELECT 1 FROM pgdist.commit_records WHERE transaction = $2)"
 							  "  FROM pg_catalog.pg_current_snapshot() s",
 							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "pgdist: could not read the outcome of transaction %s", xid);
-	running = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (!isnull && DatumGetBool(running))
+	/* Read after the snapshot: an xid handed out in between is past its xmax, and waits a pass. */
+	handed_out = FullTransactionIdPrecedes(fxid, ReadNextFullTransactionId());
+	completed = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (handed_out && !(!isnull && DatumGetBool(completed)))
 		return OUTCOME_IN_PROGRESS;
 	recorded = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 	return (!isnull && DatumGetBool(recorded)) ? OUTCOME_COMMIT : OUTCOME_ROLLBACK;

@@ -127,6 +127,35 @@ def test_backend_killed_after_prepare_before_commit_rolls_back_everywhere(items)
     assert shard_value(items, 1, 104) == 'init'
 
 
+def test_recovery_leaves_a_transaction_that_is_still_preparing_alone(items):
+    """The newest transaction is past every snapshot's xmax while it prepares: still running, not finished.
+
+    make bench's pgbench lost parts of committed transactions when recovery took such a transaction
+    for one a crash had handed back and rolled its prepared parts back."""
+    hold = items.proxies[1].hold(b'PREPARE TRANSACTION')
+    items.coordinator.query("ALTER SYSTEM SET pgdist.recovery_interval = 0")
+    items.coordinator.query('SELECT pg_reload_conf()')
+    try:
+        conn = open_transaction(items, ["UPDATE items SET v = 'preparing' WHERE id = 8",
+                                        "UPDATE items SET v = 'preparing' WHERE id = 108"])
+        committer = Committer(conn)
+        assert hold.reached.wait(10)
+        assert wait_for(lambda: len(items.shards[0].query('SELECT gid FROM pg_prepared_xacts')) == 1, timeout=10)
+        assert items.coordinator.query('SELECT server, coordinator_outcome FROM pgdist.prepared_transactions()') \
+            == [('s1', 'in progress')]
+        assert items.coordinator.scalar('SELECT pgdist.recover_prepared()') == 0
+        assert len(items.shards[0].query('SELECT gid FROM pg_prepared_xacts')) == 1
+        hold.release()
+        committer.join(15)
+        assert committer.error is None
+        conn.close()
+        assert shard_value(items, 0, 8) == shard_value(items, 1, 108) == 'preparing'
+        assert items.prepared() == []
+    finally:
+        items.coordinator.query('ALTER SYSTEM RESET pgdist.recovery_interval')
+        items.coordinator.query('SELECT pg_reload_conf()')
+
+
 def test_backend_killed_after_local_commit_commits_everywhere(items):
     hold = items.proxies[1].hold(b'COMMIT PREPARED')
     conn = open_transaction(items, ["UPDATE items SET v = 'kept' WHERE id = 5",
