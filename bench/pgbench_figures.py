@@ -169,12 +169,86 @@ def run_figures(output):
     return tps, float(failed.group(1)) if failed else 0.0, done
 
 
+COORDINATOR, SINGLE = FIRST_PORT, FIRST_PORT + SHARDS + 1
+SHARD_PORTS = [FIRST_PORT + i for i in range(1, SHARDS + 1)]
+# Every run: (name, port, extra pgbench arguments, PGOPTIONS).
+RUNS = [
+    ('one node, tpcb-like', SINGLE, [], ''),
+    ('one node, select-only', SINGLE, ['-S'], ''),
+    ('coordinator, tpcb-like', COORDINATOR, [], ''),
+    ('coordinator, select-only', COORDINATOR, ['-S'], ''),
+    ('coordinator, tpcb-like, one-phase commit', COORDINATOR, [], '-c pgdist.two_phase_commit=off'),
+    ('coordinator, tpcb-like, REPEATABLE READ shards', COORDINATOR, [], '-c pgdist.read_committed=off'),
+]
+NO_DETECTOR = 'coordinator, tpcb-like, no deadlock detector'
+
+
+def set_up(paths, scale, log):
+    log('pgbench: site.yml deploys a coordinator, %d shards and one node' % SHARDS)
+    deploy(paths['distributed'])
+    deploy(paths['single'])
+    pgbench(SINGLE, ['-i', '-q', '-s', scale])
+    # The roles created the tables; pgbench fills them through the coordinator (INSERT ... SELECT).
+    pgbench(COORDINATOR, ['-i', '-q', '-I', 'G', '-s', scale])
+    psql(COORDINATOR, 'ANALYZE pgbench_branches, pgbench_tellers, pgbench_accounts, pgbench_history')
+    psql(SINGLE, 'VACUUM ANALYZE')
+
+
+def run_all(workload, seconds, log):
+    """({run: (tps, failed %, transactions)}, {run: CPU seconds per process group}, [first run breaking TPC-B])."""
+    results, cpu, broken = {}, {}, []
+    for name, port, extra, options in RUNS:
+        log('pgbench: %s' % name)
+        watch = [port] + (SHARD_PORTS if port == COORDINATOR else [])
+        output, cpu[name] = pgbench(port, workload + extra, options, seconds=seconds, watch=watch)
+        results[name] = run_figures(output)
+        # TPC-B's invariant after every run through the coordinator, so a break names the run that made it.
+        if port == COORDINATOR and not broken and len(set(tpcb_sums(COORDINATOR))) != 1:
+            broken.append(name)
+    log('pgbench: %s' % NO_DETECTOR)
+    psql(COORDINATOR, "ALTER SYSTEM SET pgdist.deadlock_check_interval = 0")
+    psql(COORDINATOR, "SELECT pg_reload_conf()")
+    try:
+        results[NO_DETECTOR] = run_figures(pgbench(COORDINATOR, workload)[0])
+    finally:
+        psql(COORDINATOR, "ALTER SYSTEM RESET pgdist.deadlock_check_interval")
+        psql(COORDINATOR, "SELECT pg_reload_conf()")
+    return results, cpu, broken
+
+
+def cpu_note(name, cpu, done):
+    """Where the CPU went, per transaction: the client, the node or coordinator, the shards."""
+    per = dict((key, 1000.0 * seconds / max(done, 1)) for key, seconds in cpu.items())
+    one_node = name.startswith('one node')
+    note = '; CPU ms per transaction: client %.2f, %s %.2f' % (
+        per['client'], 'node' if one_node else 'coordinator', per[SINGLE if one_node else COORDINATOR])
+    if not one_node:
+        note += ', shards %.2f' % sum(per[port] for port in SHARD_PORTS)
+    return note
+
+
+def report(results, cpu, broken, figures, table):
+    sums = tpcb_sums(COORDINATOR)
+    holds = len(set(sums)) == 1 and not broken
+    for name, (tps, failed, done) in results.items():
+        table.append(('pgbench %s' % name, '%.0f tps' % tps,
+                      '%.3f %% failed' % failed + (cpu_note(name, cpu[name], done) if name in cpu else '')))
+    table.append(('pgbench TPC-B invariant through the coordinator', 'holds' if holds else 'BROKEN',
+                  'sums %s%s' % (', '.join(sums), '; first broken after: %s' % broken[0] if broken else '')))
+    tpcb = results['coordinator, tpcb-like'][0]
+    figures['pgbench_tpcb_ratio'] = tpcb / results['one node, tpcb-like'][0]
+    figures['pgbench_select_ratio'] = results['coordinator, select-only'][0] / results['one node, select-only'][0]
+    figures['pgbench_tpcb_failed_pct'] = results['coordinator, tpcb-like'][1]
+    figures['pgbench_tpcb_rr_failed_pct'] = results['coordinator, tpcb-like, REPEATABLE READ shards'][1]
+    figures['pgbench_2pc_cost_ratio'] = tpcb / results['coordinator, tpcb-like, one-phase commit'][0]
+    figures['pgbench_detector_cost_ratio'] = tpcb / results[NO_DETECTOR][0]
+    figures['pgbench_tpcb_invariant_holds'] = 1.0 if holds else 0.0
+
+
 def pgbench_figures(args, figures, table, log):
     workdir = tempfile.mkdtemp(prefix='pgdist-bench-pgbench-')
     paths, names = inventories(workdir)
-    coordinator, single = FIRST_PORT, FIRST_PORT + SHARDS + 1
-    duration = str(args.pgbench_seconds)
-    workload = ['-M', 'prepared', '-c', '8', '-j', '2', '-T', duration, '-n', '--failures-detailed']
+    workload = ['-M', 'prepared', '-c', '8', '-j', '2', '-T', str(args.pgbench_seconds), '-n', '--failures-detailed']
 
     def drop_clusters():
         for name in names:
@@ -183,65 +257,8 @@ def pgbench_figures(args, figures, table, log):
 
     try:
         drop_clusters()
-        log('pgbench: site.yml deploys a coordinator, %d shards and one node' % SHARDS)
-        deploy(paths['distributed'])
-        deploy(paths['single'])
-        scale = str(args.pgbench_scale)
-        pgbench(single, ['-i', '-q', '-s', scale])
-        # The roles created the tables; pgbench fills them through the coordinator (INSERT ... SELECT).
-        pgbench(coordinator, ['-i', '-q', '-I', 'G', '-s', scale])
-        psql(coordinator, 'ANALYZE pgbench_branches, pgbench_tellers, pgbench_accounts, pgbench_history')
-        psql(single, 'VACUUM ANALYZE')
-        shards = [FIRST_PORT + i for i in range(1, SHARDS + 1)]
-        runs = [
-            ('one node, tpcb-like', single, [], ''),
-            ('one node, select-only', single, ['-S'], ''),
-            ('coordinator, tpcb-like', coordinator, [], ''),
-            ('coordinator, select-only', coordinator, ['-S'], ''),
-            ('coordinator, tpcb-like, one-phase commit', coordinator, [], '-c pgdist.two_phase_commit=off'),
-            ('coordinator, tpcb-like, REPEATABLE READ shards', coordinator, [], '-c pgdist.read_committed=off'),
-        ]
-        results, cpu, broken = {}, {}, []
-        ports = dict((run[0], run[1]) for run in runs)
-        for name, port, extra, options in runs:
-            log('pgbench: %s' % name)
-            watch = [port] + (shards if port == coordinator else [])
-            output, cpu[name] = pgbench(port, workload + extra, options, seconds=args.pgbench_seconds, watch=watch)
-            results[name] = run_figures(output)
-            # TPC-B's invariant after every run through the coordinator, so a break names the run that made it.
-            if port == coordinator and not broken and len(set(tpcb_sums(coordinator))) != 1:
-                broken.append(name)
-        log('pgbench: coordinator, tpcb-like, deadlock detector off')
-        psql(coordinator, "ALTER SYSTEM SET pgdist.deadlock_check_interval = 0")
-        psql(coordinator, "SELECT pg_reload_conf()")
-        try:
-            results['coordinator, tpcb-like, no deadlock detector'] = run_figures(pgbench(coordinator, workload)[0])
-        finally:
-            psql(coordinator, "ALTER SYSTEM RESET pgdist.deadlock_check_interval")
-            psql(coordinator, "SELECT pg_reload_conf()")
-        sums = tpcb_sums(coordinator)
-        holds = len(set(sums)) == 1 and not broken
-        for name, (tps, failed, done) in results.items():
-            note = '%.3f %% failed' % failed
-            if name in cpu:
-                # Where the CPU went, per transaction: the client, the node or coordinator, the shards.
-                per = dict((key, 1000.0 * seconds / max(done, 1)) for key, seconds in cpu[name].items())
-                note += '; CPU ms per transaction: client %.2f, %s %.2f' % (
-                    per['client'], 'node' if name.startswith('one node') else 'coordinator', per[ports[name]])
-                if not name.startswith('one node'):
-                    note += ', shards %.2f' % sum(per[port] for port in shards)
-            table.append(('pgbench %s' % name, '%.0f tps' % tps, note))
-        table.append(('pgbench TPC-B invariant through the coordinator', 'holds' if holds else 'BROKEN',
-                      'sums %s%s' % (', '.join(sums), '; first broken after: %s' % broken[0] if broken else '')))
-        tpcb = results['coordinator, tpcb-like'][0]
-        figures['pgbench_tpcb_ratio'] = tpcb / results['one node, tpcb-like'][0]
-        figures['pgbench_select_ratio'] = (results['coordinator, select-only'][0]
-                                           / results['one node, select-only'][0])
-        figures['pgbench_tpcb_failed_pct'] = results['coordinator, tpcb-like'][1]
-        figures['pgbench_tpcb_rr_failed_pct'] = results['coordinator, tpcb-like, REPEATABLE READ shards'][1]
-        figures['pgbench_2pc_cost_ratio'] = tpcb / results['coordinator, tpcb-like, one-phase commit'][0]
-        figures['pgbench_detector_cost_ratio'] = tpcb / results['coordinator, tpcb-like, no deadlock detector'][0]
-        figures['pgbench_tpcb_invariant_holds'] = 1.0 if holds else 0.0
+        set_up(paths, str(args.pgbench_scale), log)
+        report(*run_all(workload, args.pgbench_seconds, log), figures=figures, table=table)
     finally:
         if not args.keep:
             drop_clusters()
