@@ -7,6 +7,7 @@ that step. Recovery (the maintenance worker, every second here) must then
 bring every shard to the coordinator's outcome.
 """
 
+import contextlib
 import os
 import signal
 import threading
@@ -50,6 +51,18 @@ def open_transaction(dist, statements):
         for statement in statements:
             cursor.execute(statement)
     return conn
+
+
+@contextlib.contextmanager
+def recovery_paused(dist):
+    """The maintenance worker's recovery off: the test runs recovery itself, when it wants to."""
+    dist.coordinator.query("ALTER SYSTEM SET pgdist.recovery_interval = 0")
+    dist.coordinator.query('SELECT pg_reload_conf()')
+    try:
+        yield
+    finally:
+        dist.coordinator.query('ALTER SYSTEM RESET pgdist.recovery_interval')
+        dist.coordinator.query('SELECT pg_reload_conf()')
 
 
 def coordinator_up(dist):
@@ -133,9 +146,7 @@ def test_recovery_leaves_a_transaction_that_is_still_preparing_alone(items):
     make bench's pgbench lost parts of committed transactions when recovery took such a transaction
     for one a crash had handed back and rolled its prepared parts back."""
     hold = items.proxies[1].hold(b'PREPARE TRANSACTION')
-    items.coordinator.query("ALTER SYSTEM SET pgdist.recovery_interval = 0")
-    items.coordinator.query('SELECT pg_reload_conf()')
-    try:
+    with recovery_paused(items):
         conn = open_transaction(items, ["UPDATE items SET v = 'preparing' WHERE id = 8",
                                         "UPDATE items SET v = 'preparing' WHERE id = 108"])
         committer = Committer(conn)
@@ -151,9 +162,6 @@ def test_recovery_leaves_a_transaction_that_is_still_preparing_alone(items):
         conn.close()
         assert shard_value(items, 0, 8) == shard_value(items, 1, 108) == 'preparing'
         assert items.prepared() == []
-    finally:
-        items.coordinator.query('ALTER SYSTEM RESET pgdist.recovery_interval')
-        items.coordinator.query('SELECT pg_reload_conf()')
 
 
 def test_backend_killed_after_local_commit_commits_everywhere(items):
@@ -192,9 +200,7 @@ def test_shard_stopped_between_prepare_and_commit_catches_up_on_recovery(items):
 
 def test_in_doubt_transactions_are_reported_with_their_outcome(items):
     hold = items.proxies[2].hold(b'COMMIT PREPARED')
-    items.coordinator.query("ALTER SYSTEM SET pgdist.recovery_interval = 0")
-    items.coordinator.query('SELECT pg_reload_conf()')
-    try:
+    with recovery_paused(items):
         conn = open_transaction(items, ["UPDATE items SET v = 'doubt' WHERE id = 7",
                                         "UPDATE items SET v = 'doubt' WHERE id = 207"])
         committer = Committer(conn)
@@ -220,9 +226,6 @@ def test_in_doubt_transactions_are_reported_with_their_outcome(items):
         assert items.coordinator.scalar('SELECT pgdist.recover_prepared()') == 1
         assert items.prepared() == []
         assert shard_value(items, 2, 207) == 'doubt'
-    finally:
-        items.coordinator.query('ALTER SYSTEM RESET pgdist.recovery_interval')
-        items.coordinator.query('SELECT pg_reload_conf()')
 
 
 def test_pgbench_keeps_tpcb_invariant_while_shards_restart(dist):
