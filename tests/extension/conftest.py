@@ -4,11 +4,29 @@ import pytest
 
 from support import pgdist_ext
 
+_CLUSTERS = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report ends with the last lines of every cluster's server log (they are deleted after)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for cluster in _CLUSTERS:
+            try:
+                with open(cluster.logfile) as handle:
+                    tail = ''.join(handle.readlines()[-40:])
+            except OSError:
+                continue
+            report.sections.append(('server log %s (port %d)' % (cluster.name, cluster.port), tail))
+
 
 @pytest.fixture(scope='session')
 def dist():
     pgdist_ext.install()
     cluster = pgdist_ext.Distributed(shards=3)
+    _CLUSTERS[:] = [cluster.coordinator] + cluster.shards
     try:
         yield cluster
     finally:

@@ -65,11 +65,21 @@ def recovery_paused(dist):
         dist.coordinator.query('SELECT pg_reload_conf()')
 
 
-def coordinator_up(dist):
+def checkpointer_pid(dist):
     try:
-        return dist.coordinator.scalar('SELECT 1') == 1
+        return dist.coordinator.scalar("SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")
     except psycopg2.Error:
-        return False
+        return None
+
+
+def crash_backend(dist, pid):
+    """SIGKILL a coordinator backend; returns a test that the postmaster's crash restart is over.
+
+    Until the postmaster has noticed the death, connections still succeed: the restart is over only
+    once a new checkpointer answers."""
+    before = checkpointer_pid(dist)
+    os.kill(pid, signal.SIGKILL)
+    return lambda: checkpointer_pid(dist) not in (None, before)
 
 
 def test_two_shards_written_commit_in_two_phases(items):
@@ -130,11 +140,11 @@ def test_backend_killed_after_prepare_before_commit_rolls_back_everywhere(items)
     assert hold.reached.wait(10)
     # parallel_commit sent both PREPAREs: shard 1 has its part prepared, shard 2's is held on the way.
     assert wait_for(lambda: len(items.shards[0].query('SELECT gid FROM pg_prepared_xacts')) == 1, timeout=10)
-    os.kill(pid, signal.SIGKILL)
+    restarted = crash_backend(items, pid)
     hold.release()
     committer.join(10)
     assert committer.error is not None
-    assert wait_for(lambda: coordinator_up(items), timeout=30)
+    assert wait_for(restarted, timeout=30)
     assert wait_for(lambda: items.prepared() == [], timeout=30), items.prepared()
     assert shard_value(items, 0, 4) == 'init'
     assert shard_value(items, 1, 104) == 'init'
@@ -171,10 +181,10 @@ def test_backend_killed_after_local_commit_commits_everywhere(items):
     pid = conn.get_backend_pid()
     committer = Committer(conn)
     assert hold.reached.wait(10)
-    os.kill(pid, signal.SIGKILL)
+    restarted = crash_backend(items, pid)
     hold.release()
     committer.join(10)
-    assert wait_for(lambda: coordinator_up(items), timeout=30)
+    assert wait_for(restarted, timeout=30)
     assert wait_for(lambda: items.prepared() == [], timeout=30), items.prepared()
     assert shard_value(items, 0, 5) == 'kept'
     assert shard_value(items, 1, 105) == 'kept'
