@@ -11,6 +11,8 @@ what cluster_info read before anything changed, and returns one dict:
     placement     {schema.partition: shard host} of every foreign partition
     placement_read  the host the current placement was read from, or None
     links         every subscription (topology.replication_links)
+    moves         the partition moves of a rebalance (variables rebalance and drain; rebalance.py), else []
+    refusals      why those moves cannot run yet
     skipped       hosts whose cluster does not run in check mode (nothing to connect to)
     hosts         {host: slice}
 
@@ -29,7 +31,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pgdist.cluster.plugins.module_utils import transactions
+from ansible_collections.pgdist.cluster.plugins.module_utils import rebalance, transactions
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
 from ansible_collections.pgdist.cluster.plugins.module_utils.topology import (
     coordinator_tables, fdw_hba_rules, flag, peer, peer_ssl_options, pins_from_tables, place_partitions,
@@ -80,6 +82,7 @@ class Inventory(object):
         self.reads = reads
         self.database = variables['database']
         self.peers = dict((host, peer(host, facts[host])) for host in self.hosts)
+        self.moves = []
 
     def read(self, host):
         """{running, error, info} of host's read before the run (info is cluster_info's result)."""
@@ -334,6 +337,7 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
                                    variables['fdw_user'])
     generated += replication_hba_rules(inventory.links, host, inventory.facts, inventory.database,
                                        variables['replication_user'])
+    generated += rebalance.move_hba_rules(inventory.moves, host, inventory.database, variables['replication_user'])
     node['hba_rules'] = [dict(type='local', database='all', user=cluster['postgres_user'], method='peer',
                               comment='administration by the postgres system user')] + \
         require_ssl(generated, node['tls']['enabled'])
@@ -381,6 +385,11 @@ def build_plan(groups, facts, variables, reads, check_mode=False):
     groups_view = dict(names=inventory.names, coordinators=inventory.coordinators, shards=inventory.shards,
                        replicas=inventory.replicas)
     inventory.links = replication_links(groups_view, facts, reference_specs)
+    refusals = []
+    if flag(variables.get('rebalance') or False, 'pgdist_rebalance'):
+        inventory.moves, refusals = rebalance.planned_moves(variables['tables'] or [], placed, inventory.shards,
+                                                            variables.get('drain'), inventory.peers, facts,
+                                                            inventory.read)
     hosts = dict((host, host_plan(inventory, host, placed, reference_specs, check_mode)) for host in inventory.hosts)
     placement = {}
     for table in placed:
@@ -392,7 +401,7 @@ def build_plan(groups, facts, variables, reads, check_mode=False):
                 replication_user=variables['replication_user'], coordinator=placement_host,
                 shards=inventory.shards, replicas=inventory.replicas, placement=placement,
                 placement_read=placement_host if coordinator_read.get('info') is not None else None,
-                links=inventory.links, skipped=sorted(h for h in inventory.hosts if not hosts[h]['cluster']['connect']),
+                links=inventory.links, moves=inventory.moves, refusals=refusals, skipped=sorted(h for h in inventory.hosts if not hosts[h]['cluster']['connect']),
                 hosts=hosts)
 
 

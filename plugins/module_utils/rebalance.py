@@ -14,13 +14,20 @@ the shards that already hold the most partitions get the larger shares, and
 a shard keeps its partitions up to its share. Ties go to the shard with the
 fewer partitions of the tables planned before, then to the name, so the
 tables together stay even too and the same input always gives the same plan.
+
+Only tables placed by partition_count are rebalanced: a partition the
+inventory places itself (shard: on the partition) stays where it says.
+planned_moves() adds to each move what its steps need on each host; a move's
+source admits the target as a replication peer (move_hba_rules) only while
+the plan has the move, that is during rebalance.yml.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
+from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput, split_qualified
+from ansible_collections.pgdist.cluster.plugins.module_utils.topology import published_tables, shard_tables
 
 
 def _table_shares(eligible, current, load):
@@ -33,6 +40,8 @@ def _table_shares(eligible, current, load):
 
 
 def _check_drain(shards, drain):
+    if not isinstance(drain or [], (list, tuple)):
+        raise InvalidInput('pgdist_drain must be a list of shard hosts, got %r' % (drain,))
     drain = list(drain or [])
     for shard in drain:
         if shard not in shards:
@@ -87,3 +96,66 @@ def plan_moves(tables, shards, drain=()):
             load[shard] += count
     return moves
 
+
+def spread_tables(tables, placed):
+    """plan_moves' tables: the pgdist_tables entries with partition_count, each partition with the shard
+    place_partitions gave it (the one the coordinator's foreign partition points at)."""
+    out = []
+    for table, spec in zip(tables, placed):
+        if table.get('partition_count') is None:
+            continue
+        schema, name = split_qualified(table['name'], 'name')
+        out.append(dict(name='%s.%s' % (schema, name), shards=table.get('shards'),
+                        partitions=[dict(name='%s.%s' % (schema, part['name']), shard=part['shard'])
+                                    for part in spec['partitions']]))
+    return out
+
+
+def _wal_level(read):
+    return (((read.get('info') or {}).get('settings') or {}).get('wal_level') or {}).get('setting')
+
+
+def planned_moves(tables, placed, shards, drain, peers, facts, read):
+    """(moves, refusals): plan_moves' moves with what their steps need, and why they cannot run yet.
+
+    Each move: summary (its line of the printed plan), table, partition
+    (schema.name on the coordinator), source and target (inventory hosts),
+    source_server and to_server (foreign servers), shard_table
+    (partitioned_table arguments of the target's table, side shard), remote
+    (the shard table, schema.table, published on the source), publisher
+    (address and port of the source) and replication_address (where the
+    target's subscription connects from). A source not running with
+    wal_level logical cannot publish: that is a refusal, not a restart.
+    """
+    moves = plan_moves(spread_tables(tables, placed), shards, drain)
+    by_name = dict(('%s.%s' % split_qualified(spec['name'], 'name'), spec) for spec in placed)
+    refusals = []
+    for move in moves:
+        source, target = move['source'], move['target']
+        spec = shard_tables([by_name[move['table']]], source)[0]
+        base = move['partition'].split('.', 1)[1]
+        spec = dict(spec, as_fdw_user=True, partitions=[part for part in spec['partitions'] if part['name'] == base])
+        subscriber = facts[target]
+        move.update(source_server=peers[source]['server'], to_server=peers[target]['server'], shard_table=spec,
+                    remote=published_tables([spec])[0],
+                    publisher=dict(host=peers[source]['address'], port=peers[source]['port']),
+                    replication_address=str(subscriber.get('replication_source_address') or peers[target]['address']),
+                    summary='move %s from %s to %s' % (move['partition'], source, target))
+    for source in sorted(set(move['source'] for move in moves)):
+        level = _wal_level(read(source))
+        if level != 'logical':
+            refusals.append('%s runs with wal_level %s, so its partitions cannot be copied to another shard by '
+                            'logical replication: set pgdist_replication_enabled: true for the shards and run site.yml '
+                            '(it restarts them), then rebalance' % (source, level or 'unknown (not read)'))
+    return moves, refusals
+
+
+def move_hba_rules(moves, host, database, user):
+    """A move's source admits the replication user to the database from its targets' addresses."""
+    targets = {}
+    for move in moves:
+        if move['source'] == host:
+            targets.setdefault(move['replication_address'], set()).add(move['target'])
+    return [dict(type='host', database=database, user=user, address=address, method='scram-sha-256',
+                 comment='rebalance: partition moves to %s' % ', '.join(sorted(targets[address])))
+            for address in sorted(targets)]

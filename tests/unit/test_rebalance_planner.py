@@ -4,7 +4,9 @@ import itertools
 import random
 
 import pytest
+from test_node_plan import FACTS, facts, running, variables
 
+from ansible_collections.pgdist.cluster.plugins.module_utils import node_plan
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
 from ansible_collections.pgdist.cluster.plugins.module_utils.rebalance import plan_moves
 
@@ -123,3 +125,63 @@ def test_bad_input_names_the_field(tables, drain, message):
     with pytest.raises(InvalidInput) as error:
         plan_moves(tables, ['s1', 's2'], drain)
     assert message in str(error.value)
+
+
+# -- in pgdist_plan (node_plan.build_plan with rebalance: true) ------------------------------------------------
+
+def rebalance_plan(homes, wal_level='logical', shards=('s1', 's2', 's3'), **extra):
+    """build_plan of a coordinator c1, the shards (s3 with a replica r3, its subscriptions from 127.0.0.1) and
+    the hash table events whose partition i the coordinator places on homes[i]."""
+    groups = dict(coordinator=['c1'], shards=list(shards), replicas=['r3'])
+    hosts = dict(FACTS, s3=facts('s3', '10.0.0.5', 5436, replication_source_address='127.0.0.1'),
+                 r3=facts('r3', '10.0.0.6', 5437, replica_of='s3'))
+    hosts.pop('r1')
+    events = dict(name='events', columns=[dict(name='id', type='bigint')], primary_key=['id'],
+                  partition_by=dict(method='hash', key='id'), partition_count=len(homes))
+    placed = {'public.events': dict(partitions=[dict(schema='public', name='events_p%d' % index, kind='foreign',
+                                                      server=home) for index, home in enumerate(homes)])}
+    settings = dict(wal_level=dict(setting=wal_level))
+    reads = dict((host, running(dict(instance={}, tables=placed if host == 'c1' else {}, file_settings=[],
+                                     settings=settings))) for host in hosts)
+    return node_plan.build_plan(groups, hosts, variables(tables=[events], reference_tables=[], **extra), reads)
+
+
+def test_the_plan_has_the_moves_and_their_steps_only_when_rebalancing():
+    assert rebalance_plan(['s1', 's1', 's2', 's1'])['moves'] == []
+    plan = rebalance_plan(['s1', 's1', 's2', 's1'], rebalance=True)
+    assert plan['refusals'] == []
+    move, = plan['moves']
+    assert move == dict(
+        table='public.events', partition='public.events_p3', source='s1', target='s3', source_server='s1',
+        to_server='s3', remote='public.events_p3', publisher=dict(host='10.0.0.2', port=5433),
+        replication_address='127.0.0.1', summary='move public.events_p3 from s1 to s3',
+        shard_table=dict(name='events', columns=[dict(name='id', type='bigint')], primary_key=['id'], side='shard',
+                         partition_by=dict(method='hash', key='id'), as_fdw_user=True,
+                         partitions=[dict(name='events_p3', modulus=4, remainder=3)]))
+    # The source admits the target's subscription only while the move is planned.
+    rule = ('hostssl', 'library', 'pgdist_replication', '127.0.0.1', 'rebalance: partition moves to s3')
+    assert rule in [(r['type'], r['database'], r['user'], r.get('address'), r.get('comment'))
+                    for r in plan['hosts']['s1']['hba_rules']]
+    assert plan['hosts']['s1']['hba_rules'][:-1] == rebalance_plan(['s1', 's1', 's2', 's1'])['hosts']['s1']['hba_rules']
+    assert [r.get('comment') for r in plan['hosts']['s2']['hba_rules'] if 'rebalance' in str(r.get('comment'))] == []
+
+
+def test_a_drain_and_a_source_without_logical_wal():
+    plan = rebalance_plan(['s1', 's2', 's3', 's3'], wal_level='replica', rebalance=True, drain=['s3'])
+    assert [(m['partition'], m['source'], m['target']) for m in plan['moves']] == [
+        ('public.events_p2', 's3', 's1'), ('public.events_p3', 's3', 's2')]
+    assert plan['refusals'] == [
+        's3 runs with wal_level replica, so its partitions cannot be copied to another shard by logical replication: '
+        'set pgdist_replication_enabled: true for the shards and run site.yml (it restarts them), then rebalance']
+    with pytest.raises(InvalidInput, match='pgdist_drain must be a list of shard hosts'):
+        rebalance_plan(['s1'], rebalance=True, drain='s1')
+
+
+def test_shard_publications_follow_the_partitions_they_hold():
+    # After a move of events_p1 from s1 to s3 the next plan (site.yml) publishes it from s3 to s3's replica,
+    # which holds the table; s1's publication (and its replica's tables) no longer name it.
+    before = rebalance_plan(['s1', 's1'], shards=('s1', 's3'))
+    after_move = rebalance_plan(['s1', 's3'], shards=('s1', 's3'))
+    assert [p['tables'] for p in before['hosts']['s3']['publications']] == [[]]
+    assert [p['tables'] for p in after_move['hosts']['s3']['publications']] == [['public.events_p1']]
+    assert [[p['name'] for p in t['partitions']] for t in after_move['hosts']['r3']['tables']] == [['events_p1']]
