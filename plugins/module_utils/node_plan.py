@@ -401,7 +401,8 @@ def build_plan(groups, facts, variables, reads, check_mode=False):
                 replication_user=variables['replication_user'], coordinator=placement_host,
                 shards=inventory.shards, replicas=inventory.replicas, placement=placement,
                 placement_read=placement_host if coordinator_read.get('info') is not None else None,
-                links=inventory.links, moves=inventory.moves, refusals=refusals, skipped=sorted(h for h in inventory.hosts if not hosts[h]['cluster']['connect']),
+                links=inventory.links, moves=inventory.moves, refusals=refusals,
+                skipped=sorted(h for h in inventory.hosts if not hosts[h]['cluster']['connect']),
                 hosts=hosts)
 
 

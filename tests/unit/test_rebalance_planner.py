@@ -99,8 +99,8 @@ def test_fewer_moves_win_over_the_tables_together():
 def test_the_plan_is_deterministic_even_and_has_the_fewest_moves():
     randomness = random.Random(14)
     shards = ['s1', 's2', 's3', 's4']
-    for _ in range(300):
-        homes = [randomness.choice(shards) for _ in range(randomness.randint(1, 9))]
+    for case in range(300):
+        homes = [randomness.choice(shards) for index in range(randomness.randint(1, 9))]
         drain = randomness.sample(shards, randomness.randint(0, 2))
         tables = [table('t', homes)]
         moves = plan_moves(tables, shards, drain)
@@ -109,7 +109,7 @@ def test_the_plan_is_deterministic_even_and_has_the_fewest_moves():
         spread = counts(after(tables, moves)[0])
         assert set(spread) <= set(eligible)
         assert max(spread.values()) - min([spread.get(s, 0) for s in eligible]) <= 1
-        assert len(moves) == fewest_moves(homes, eligible)
+        assert len(moves) == fewest_moves(homes, eligible), (case, homes, drain)
         assert all(m['source'] != m['target'] for m in moves)
         assert plan_moves(after(tables, moves), shards, drain) == []
 
@@ -138,8 +138,8 @@ def rebalance_plan(homes, wal_level='logical', shards=('s1', 's2', 's3'), **extr
     hosts.pop('r1')
     events = dict(name='events', columns=[dict(name='id', type='bigint')], primary_key=['id'],
                   partition_by=dict(method='hash', key='id'), partition_count=len(homes))
-    placed = {'public.events': dict(partitions=[dict(schema='public', name='events_p%d' % index, kind='foreign',
-                                                      server=home) for index, home in enumerate(homes)])}
+    placed = {'public.events': dict(partitions=[
+        dict(schema='public', name='events_p%d' % index, kind='foreign', server=home) for index, home in enumerate(homes)])}
     settings = dict(wal_level=dict(setting=wal_level))
     reads = dict((host, running(dict(instance={}, tables=placed if host == 'c1' else {}, file_settings=[],
                                      settings=settings))) for host in hosts)
