@@ -42,3 +42,19 @@ def node_settings(backup):
     if not backup:
         return {}
     return dict(archive_mode='on', archive_command='pgbackrest --stanza=%s archive-push %%p' % backup['stanza'])
+
+
+def lsn_number(lsn):
+    """A pg_lsn text (X/Y, hexadecimal) as one integer."""
+    high, low = str(lsn).split('/')
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def backup_before(backups, lsn):
+    """The label of the newest backup (pgbackrest info's list, oldest first) that ended at or before lsn, or ''.
+
+    A restore to a named point must start there: recovery from a backup that ended after the point never
+    meets it."""
+    target = lsn_number(lsn)
+    labels = [backup['label'] for backup in backups or [] if lsn_number(backup['lsn']['stop']) <= target]
+    return labels[-1] if labels else ''
