@@ -234,6 +234,18 @@ def hba_file(conn):
                END AS first_line""")
 
 
+def archiver(conn):
+    """WAL archiving: archive_mode and pg_stat_archiver (counts, last archived and last failed WAL file, seconds since)."""
+    return fetch_one(conn, """
+        SELECT pg_catalog.current_setting('archive_mode') AS archive_mode, archived_count, last_archived_wal,
+               last_archived_time::text AS last_archived_time,
+               round(extract(epoch FROM now() - last_archived_time)::numeric, 1)::float8 AS last_archived_age_seconds,
+               failed_count, last_failed_wal, last_failed_time::text AS last_failed_time,
+               coalesce(last_failed_time > last_archived_time OR (last_failed_time IS NOT NULL
+                                                                 AND last_archived_time IS NULL), false) AS failing
+          FROM pg_catalog.pg_stat_archiver""")
+
+
 # -- distributed transactions (the coordinator extension, pgdist) -----------------------------------------
 
 def prepared_transactions(conn):

@@ -306,6 +306,12 @@ class Collector(object):
             info['replication_senders'] = cluster_catalog.replication_senders(self.conn)
         if 'transactions' in gather:
             info.update(self.transactions())
+        if 'archiver' in gather:
+            info['archiver'] = cluster_catalog.archiver(self.conn)
+        if self.params.get('relations'):
+            names = [split_qualified(name, 'relations') for name in self.params['relations']]
+            found = catalog.relations(self.conn, names)
+            info['relations'] = dict(('%s.%s' % pair, pair in found) for pair in names)
         if 'settings' in gather:
             info['settings'] = self.settings()
             info['pending_restart'] = sorted(n for n, s in info['settings'].items() if s['pending_restart'])

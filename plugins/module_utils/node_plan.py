@@ -31,7 +31,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pgdist.cluster.plugins.module_utils import rebalance, transactions
+from ansible_collections.pgdist.cluster.plugins.module_utils import backup, rebalance, transactions
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
 from ansible_collections.pgdist.cluster.plugins.module_utils.topology import (
     coordinator_tables, fdw_hba_rules, flag, peer, peer_ssl_options, pins_from_tables, place_partitions,
@@ -45,7 +45,7 @@ MANAGED_SETTINGS = (
     'ssl_min_protocol_version', 'enable_partition_pruning', 'enable_partitionwise_aggregate',
     'enable_partitionwise_join', 'wal_level', 'max_wal_senders', 'max_replication_slots', 'max_slot_wal_keep_size',
     'synchronous_standby_names',
-) + transactions.MANAGED_SETTINGS
+) + transactions.MANAGED_SETTINGS + backup.MANAGED_SETTINGS
 OBSERVED_SETTINGS = (
     'max_connections', 'shared_buffers', 'max_worker_processes', 'max_logical_replication_workers',
     'max_sync_workers_per_subscription', 'wal_keep_size', 'work_mem', 'maintenance_work_mem',
@@ -134,6 +134,11 @@ def _replication_settings(inventory, host, node):
     return settings
 
 
+def _backup_settings(inventory, host, node):
+    """WAL archiving through pgBackRest on nodes with backups (backup.py)."""
+    return backup.node_settings(node['backup'])
+
+
 def _user_settings(inventory, host, node):
     settings = inventory.facts[host]['postgresql_settings'] or {}
     if not isinstance(settings, dict):
@@ -148,6 +153,7 @@ CONTRIBUTIONS = (
     ('coordinator', _coordinator_settings),
     ('shard', _shard_settings),
     ('replication', _replication_settings),
+    ('backup', _backup_settings),
     ('pgdist_postgresql_settings', _user_settings),
 )
 
@@ -328,7 +334,8 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
     node = dict(roles=roles, address=inventory.peers[host]['address'], port=cluster['port'], cluster=cluster,
                 connection=dict(login_unix_socket=cluster['socket_dir'], login_port=cluster['port'],
                                 login_user=cluster['postgres_user']),
-                tls=_tls(host, facts, cluster['config_dir'], info))
+                tls=_tls(host, facts, cluster['config_dir'], info),
+                backup=backup.node_backup(host, facts, roles, inventory.peers[host]['server']))
     node['settings'], node['settings_sources'] = _settings(inventory, host, node)
     node['settings_overridden'] = overriding_sources(node['settings'], info.get('file_settings'), cluster['config_dir'])
     generated = []
@@ -357,9 +364,19 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
     node['user_mappings'] = [dict(server=shard['server'], user=user) for shard in shards
                              for user in variables['fdw_mapped_users']] if is_coordinator else []
     node['tables'] = _tables(inventory, host, node, placed, reference_specs)
+    node['existing_partitions'] = _existing_partitions(inventory, host) if 'shard' in roles else []
     reference_names = [qualified_name(spec['name']) for spec in reference_specs]
     node.update(_replication_part(inventory, host, node, placed, reference_names))
     return node
+
+
+def _existing_partitions(inventory, host):
+    """[{partition, table}] of the coordinator's foreign partitions on host's server, as the plan read them:
+    the shard role refuses to create these tables empty (a wiped or new shard is restored, not refilled)."""
+    server = inventory.peers[host]['server']
+    return [dict(partition='%s.%s' % (part['schema'], part['name']), table=part['remote_table'])
+            for table in sorted((inventory.coordinator_tables or {}).items()) for part in table[1].get('partitions') or []
+            if part.get('kind') == 'foreign' and part.get('server') == server and part.get('remote_table')]
 
 
 def _server_options(inventory, shard, node):
@@ -379,6 +396,7 @@ def build_plan(groups, facts, variables, reads, check_mode=False):
     coordinator_read = inventory.read(placement_host) if placement_host else dict(info=None)
     current = coordinator_read['info'] or {}
     pins = pins_from_tables(current.get('tables'))
+    inventory.coordinator_tables = current.get('tables')
     servers = dict((host, inventory.peers[host]['server']) for host in inventory.shards)
     placed = place_partitions(variables['tables'] or [], inventory.shards, pinned=pins, servers=servers)
     reference_specs = [reference_table_spec(table, index) for index, table in enumerate(variables['reference_tables'] or [])]

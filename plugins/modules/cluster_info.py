@@ -33,8 +33,8 @@ options:
     description: Sections to read.
     type: list
     elements: str
-    choices: [foreign_servers, tables, replication, settings, transactions]
-    default: [foreign_servers, tables, replication, settings, transactions]
+    choices: [foreign_servers, tables, replication, settings, transactions, archiver]
+    default: [foreign_servers, tables, replication, settings, transactions, archiver]
   row_counts:
     description:
       - C(exact) runs C(SELECT count(*)) on every leaf partition (through the foreign server for foreign ones;
@@ -55,6 +55,13 @@ options:
     description: Seconds allowed to connect to each foreign server during the probe (the statement limit is twice that).
     type: int
     default: 3
+  relations:
+    description:
+      - Qualified names (C(schema.name), or C(name) in C(public)) of tables, views or foreign tables to look for;
+        RV(relations) says which exist. The shard role asks for the tables behind the coordinator's foreign
+        partitions before creating any.
+    type: list
+    elements: str
   lock_wait_min:
     description: With the coordinator extension, the lock waits across nodes reported are those at least this many seconds old.
     type: int
@@ -199,6 +206,17 @@ pgdist:
       (a shard that could not be asked).
   returned: when gather has transactions
   type: dict
+archiver:
+  description:
+    - WAL archiving of the node (C(pg_stat_archiver)) with C(archive_mode), C(archived_count),
+      C(last_archived_wal), C(last_archived_time), C(last_archived_age_seconds), C(failed_count),
+      C(last_failed_wal), C(last_failed_time), and C(failing) (the last attempt failed).
+  returned: when gather has archiver
+  type: dict
+relations:
+  description: Each name of O(relations) (schema-qualified) with whether it exists.
+  returned: when O(relations) is given
+  type: dict
 hba_file:
   description:
     - C(path) of pg_hba.conf and its C(first_line), where tools that write the whole file mark it (the server
@@ -230,12 +248,13 @@ from ansible_collections.pgdist.cluster.plugins.module_utils.runner import run_m
 
 ARGUMENT_SPEC = dict(
     gather=dict(type='list', elements='str',
-                choices=['foreign_servers', 'tables', 'replication', 'settings', 'transactions'],
-                default=['foreign_servers', 'tables', 'replication', 'settings', 'transactions']),
+                choices=['foreign_servers', 'tables', 'replication', 'settings', 'transactions', 'archiver'],
+                default=['foreign_servers', 'tables', 'replication', 'settings', 'transactions', 'archiver']),
     row_counts=dict(type='str', choices=['exact', 'estimated', 'none'], default='none'),
     probe=dict(type='bool', default=True),
     probe_timeout=dict(type='int', default=3),
     tables=dict(type='list', elements='str'),
+    relations=dict(type='list', elements='str'),
     settings=dict(type='list', elements='str'),
     lock_wait_min=dict(type='int', default=5),
 )

@@ -291,6 +291,19 @@ def test_check_mode_and_unknown_table(setup, coordinator):
     assert 'public.nope is not a partitioned table' in result['msg']
 
 
+def test_archiver_and_relations(setup, coordinator):
+    """WAL archiving health (pg_stat_archiver) and which named tables exist (the shard role's guard)."""
+    result, run = run_module('cluster_info', dict(db=DB, gather=['archiver'], probe=False,
+                                                  relations=['events_p3', 'public.logs_rest', 'public.nope']),
+                             login=coordinator.login)
+    assert run.ok, run.stdout
+    archiver = result['archiver']
+    assert archiver['archive_mode'] == 'off' and archiver['failing'] is False
+    assert (archiver['archived_count'], archiver['failed_count'], archiver['last_failed_wal']) == (0, 0, None)
+    assert result['relations'] == {'public.events_p3': True, 'public.logs_rest': True, 'public.nope': False}
+    assert 'tables' not in result and 'settings' not in result
+
+
 def test_status_playbook_reports_down_shard_rows_and_replication(setup, coordinator, shard1, shard2, spare, tmp_path):
     def host(cluster):
         return dict(ansible_connection='local', ansible_python_interpreter=sys.executable,

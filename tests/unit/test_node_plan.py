@@ -123,12 +123,35 @@ def test_settings_come_from_each_contribution_and_the_user_wins():
 
 def test_every_setting_the_roles_write_is_managed():
     """The one list cluster_info reports must hold every name a role contributes (it drifted before)."""
-    plan = build(facts_=dict(FACTS, c1=facts('c1', '10.0.0.1', 5432, replication_enabled=True)))
+    plan = build(facts_=dict(FACTS, c1=facts('c1', '10.0.0.1', 5432, replication_enabled=True, backup_enabled=True,
+                                             backup_stanza='c1-main')))
     for host, node in plan['hosts'].items():
         for name, source in node['settings_sources'].items():
             if source != 'pgdist_postgresql_settings':
                 assert name in node_plan.MANAGED_SETTINGS, (host, name, source)
     assert 'synchronous_standby_names' in node_plan.MANAGED_SETTINGS
+
+
+def test_backups_archive_wal_through_the_node_stanza():
+    backed_up = dict((host, facts(host, FACTS[host]['address'], FACTS[host]['port'], backup_enabled=True,
+                                  backup_stanza=host + '-pgdist_' + host, **(dict(replica_of='s1') if host == 'r1' else {})))
+                     for host in FACTS)
+    hosts = build(facts_=backed_up)['hosts']
+    assert hosts['c1']['backup'] == dict(stanza='c1-pgdist_c1', point_name='coordinator')
+    # A shard is named in pgdist.create_restore_point()'s result by its foreign server.
+    assert hosts['s2']['backup'] == dict(stanza='s2-pgdist_s2', point_name='s2')
+    assert hosts['s1']['settings']['archive_mode'] == 'on'
+    assert hosts['s1']['settings']['archive_command'] == 'pgbackrest --stanza=s1-pgdist_s1 archive-push %p'
+    assert hosts['s1']['settings_sources']['archive_command'] == 'backup'
+    # Without pgdist_backup_enabled (the default) nothing is archived.
+    plain = build()['hosts']['s1']
+    assert plain['backup'] is None and 'archive_mode' not in plain['settings']
+
+
+@pytest.mark.parametrize('stanza', ['', 'a b', 'x;rm -rf /', '-s1', 'né'])
+def test_a_stanza_archive_command_could_not_quote_is_refused(stanza):
+    with pytest.raises(InvalidInput, match=r'^s1: pgdist_backup_stanza must be'):
+        build(facts_=dict(FACTS, s1=facts('s1', '10.0.0.2', 5433, backup_enabled=True, backup_stanza=stanza)))
 
 
 def test_hba_rules_of_a_shard_and_a_publisher():
@@ -182,6 +205,21 @@ def test_placement_is_read_from_the_coordinator():
     assert [p['name'] for p in plan['hosts']['s2']['tables'][0]['partitions']] == ['events_p0']
     fresh = build(reads={})
     assert fresh['placement_read'] is None and fresh['placement']['public.events_p0'] == 's1'
+
+
+def test_a_shard_knows_the_coordinators_partitions_on_it():
+    """The tables behind the coordinator's foreign partitions on a shard: the shard role refuses to create
+    them empty (a wiped shard)."""
+    tables = {'public.events': dict(partitions=[
+        dict(schema='public', name='events_p0', kind='foreign', server='s2', remote_table='public.events_p0'),
+        dict(schema='public', name='events_p1', kind='foreign', server='s1', remote_table='other.events_one'),
+        dict(schema='public', name='events_p2', kind='local', server=None)])}
+    plan = build(reads=dict(c1=running(dict(instance={}, tables=tables, file_settings=[])), s1=running(),
+                            s2=running(), r1=running()))
+    assert plan['hosts']['s1']['existing_partitions'] == [dict(partition='public.events_p1', table='other.events_one')]
+    assert plan['hosts']['s2']['existing_partitions'] == [dict(partition='public.events_p0', table='public.events_p0')]
+    assert plan['hosts']['c1']['existing_partitions'] == [] and plan['hosts']['r1']['existing_partitions'] == []
+    assert build(reads={})['hosts']['s1']['existing_partitions'] == []
 
 
 def test_check_mode_skips_clusters_that_do_not_run():
