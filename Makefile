@@ -13,8 +13,9 @@ ALL_PG_VERSIONS := 13 14 15 16 17 18
 VERSION_TESTS := $(addprefix tests/integration/,test_version_gates.py test_mixed_versions.py test_cluster_info.py \
 	test_subscription.py test_partitioned_table_key_update.py test_partitioned_table_plain.py)
 # Molecule scenarios of make test; make test-full runs every one. inheritance (the seeds' trigger layout) and
-# replication are covered in make test by the role tests on this machine's clusters (tests/roles).
-SCENARIOS ?= default scale
+# replication and scale (a fourth shard previewed, then added) are covered in make test by the role tests on
+# this machine's clusters (tests/roles); rebalance by tests/roles/test_rebalance.py.
+SCENARIOS ?= default
 ALL_SCENARIOS := $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml))
 
 .PHONY: venv system-deps test test-full unit integration extension roles collection sanity lint molecule demo bench clean
