@@ -26,6 +26,9 @@ whose clusters have their own names and ports (the demo clusters are left alone)
 pgbench figures (bench/pgbench_figures.py): pgbench_tpcb_ratio, pgbench_select_ratio, the share of
 failed transactions, the cost of two-phase commit and of the deadlock detector, TPC-B's invariant.
 
+The move figure (bench/move_figures.py): move_pause_ms, how long writes pause when a 1M-row partition
+moves to another shard under a writer (goal < 1000 ms).
+
 Prints a table, then one name=value line per figure (last). Every step has a
 time limit; the clusters are removed at the end.
 """
@@ -45,6 +48,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, 'tests'))
 
 from support.ansible import run_playbook, run_tasks  # noqa: E402
+from move_figures import move_figures  # noqa: E402
 from pgbench_figures import pgbench_figures  # noqa: E402
 from support.pgcluster import start_cluster  # noqa: E402
 
@@ -367,6 +371,9 @@ def main():
     parser.add_argument('--skip-data', action='store_true')
     parser.add_argument('--skip-deploy', action='store_true')
     parser.add_argument('--skip-pgbench', action='store_true')
+    parser.add_argument('--skip-move', action='store_true')
+    parser.add_argument('--move-rows', type=int, default=2000000,
+                        help='rows of the moved table (half in the moved partition)')
     parser.add_argument('--pgbench-seconds', type=int, default=20, help='length of each pgbench run')
     parser.add_argument('--pgbench-scale', type=int, default=4)
     parser.add_argument('--keep', action='store_true', help='keep the deploy clusters')
@@ -379,6 +386,8 @@ def main():
         deploy_figures(args, figures, table)
     if not args.skip_pgbench:
         pgbench_figures(args, figures, table, log)
+    if not args.skip_move:
+        move_figures(args, figures, table, log)
     width = max([len(row[0]) for row in table] + [10])
     print('pgdist.cluster benchmark on %s' % machine())
     print('%-*s  %10s  %s' % (width, 'measure', 'time', 'note'))
