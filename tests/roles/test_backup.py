@@ -136,7 +136,7 @@ def test_backup_restore_point_and_restore(variant):
         assert any(line.startswith('  %s: WAL archiving ok, ' % host) and ', 0 failures, ' in line for line in report), report
 
     # Writes through the coordinator; the restore point is taken while they go on, and they go on after it
-    # (40 s: on a loaded machine the restore point playbook alone took 25 s).
+    # (40 s: on a loaded machine the restore point playbook outlasted a 25 s writer).
     writers = pgbench(variant, '-c', '4', '-j', '2', '-T', '40', '-n', '-M', 'prepared')
     time.sleep(5)
     before = history(variant)
