@@ -27,6 +27,7 @@ import threading
 import yaml
 
 from support.ansible import run_playbook
+from support.pgbench_tables import TPCB_SUMS, pgbench_tables
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DB = 'pgbench'
@@ -34,23 +35,6 @@ SHARDS = 4
 FIRST_PORT = 57432
 CLUSTER_PREFIX = 'pgdist_pgb_'
 FDW_PASSWORD = 'bench-pgbench-fdw-pw'
-
-
-def _table(name, columns, key, primary=True):
-    spec = dict(name=name, columns=[dict(name=column, type=kind) for column, kind in columns],
-                partition_by=dict(method='hash', key=key), partition_count=SHARDS)
-    if primary:
-        spec['primary_key'] = [key]
-    return spec
-
-
-PGBENCH_TABLES = [
-    _table('pgbench_branches', [('bid', 'int'), ('bbalance', 'int'), ('filler', 'char(88)')], 'bid'),
-    _table('pgbench_tellers', [('tid', 'int'), ('bid', 'int'), ('tbalance', 'int'), ('filler', 'char(84)')], 'tid'),
-    _table('pgbench_accounts', [('aid', 'int'), ('bid', 'int'), ('abalance', 'int'), ('filler', 'char(84)')], 'aid'),
-    _table('pgbench_history', [('tid', 'int'), ('bid', 'int'), ('aid', 'int'), ('delta', 'int'),
-                               ('mtime', 'timestamp'), ('filler', 'char(22)')], 'aid', primary=False),
-]
 
 
 def _host(name, index):
@@ -67,7 +51,7 @@ def inventories(workdir):
         'distributed': (dict(coordinator=dict(hosts=dict(pgb_coordinator=_host('coordinator', 0))),
                              shards=dict(hosts=dict(('pgb_shard%d' % i, _host('shard%d' % i, i))
                                                     for i in range(1, SHARDS + 1)))),
-                        dict(common, pgdist_tables=PGBENCH_TABLES)),
+                        dict(common, pgdist_tables=pgbench_tables(SHARDS))),
         # A plain server: the one node pgbench is compared with.
         'single': (dict(coordinator=dict(hosts=dict(pgb_single=_host('single', SHARDS + 1)))),
                    dict(common, pgdist_coordinator_extension=False)),
@@ -155,10 +139,7 @@ def pgbench(port, args, options='', seconds=None, watch=()):
 
 def tpcb_sums(port):
     """Sums of account, teller and branch balances and of history deltas: TPC-B keeps them equal."""
-    return psql(port, 'SELECT (SELECT sum(abalance) FROM pgbench_accounts), '
-                      '(SELECT sum(tbalance) FROM pgbench_tellers), '
-                      '(SELECT sum(bbalance) FROM pgbench_branches), '
-                      '(SELECT coalesce(sum(delta), 0) FROM pgbench_history)').split('|')
+    return psql(port, TPCB_SUMS).split('|')
 
 
 def run_figures(output):

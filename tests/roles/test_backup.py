@@ -18,32 +18,15 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from support.ansible import REPO, run_playbook  # noqa: E402
+from support.pgbench_tables import TPCB_SUMS, pgbench_tables  # noqa: E402
 from support.variant import Variant  # noqa: E402
 
 PLAYBOOKS = os.path.join(REPO, 'playbooks')
 PGBENCH = '/usr/lib/postgresql/15/bin/pgbench'
 CIPHER_PASS = 'backup-test-passphrase-4f1c'
 POINT = 'before-the-rest'
-
-
-def _table(name, columns, key, primary=True):
-    spec = dict(name=name, columns=[dict(name=column, type=kind) for column, kind in columns],
-                partition_by=dict(method='hash', key=key), partition_count=4)
-    if primary:
-        spec['primary_key'] = [key]
-    return spec
-
-
-PGBENCH_TABLES = [
-    _table('pgbench_branches', [('bid', 'int'), ('bbalance', 'int'), ('filler', 'char(88)')], 'bid'),
-    _table('pgbench_tellers', [('tid', 'int'), ('bid', 'int'), ('tbalance', 'int'), ('filler', 'char(84)')], 'tid'),
-    _table('pgbench_accounts', [('aid', 'int'), ('bid', 'int'), ('abalance', 'int'), ('filler', 'char(84)')], 'aid'),
-    _table('pgbench_history', [('tid', 'int'), ('bid', 'int'), ('aid', 'int'), ('delta', 'int'),
-                               ('mtime', 'timestamp'), ('filler', 'char(22)')], 'aid', primary=False),
-]
 HISTORY = "SELECT tid, bid, aid, delta, mtime FROM pgbench_history"
-SUMS = """SELECT (SELECT sum(abalance) FROM pgbench_accounts), (SELECT sum(tbalance) FROM pgbench_tellers),
-                 (SELECT sum(bbalance) FROM pgbench_branches), (SELECT coalesce(sum(delta), 0) FROM pgbench_history)"""
+
 
 
 @pytest.fixture(scope='module')
@@ -51,7 +34,7 @@ def variant():
     work = tempfile.mkdtemp(prefix='pgdist-backup-test-')
     os.chmod(work, 0o755)
     variant = Variant('backup', 55522, group_vars=dict(
-        pgdist_tables=PGBENCH_TABLES, pgdist_backup_enabled=True, pgdist_backup_repo_path=work + '/repo',
+        pgdist_tables=pgbench_tables(4), pgdist_backup_enabled=True, pgdist_backup_repo_path=work + '/repo',
         pgdist_backup_restore_points_dir=work + '/points', pgdist_backup_cipher_pass=CIPHER_PASS))
     variant.stanzas = dict((host, '%s-%s' % (host, variant.cluster(host))) for host in variant.hosts)
     try:
@@ -100,7 +83,7 @@ def history(variant):
 
 
 def sums(variant):
-    return variant.psql('coordinator1', SUMS).split('|')
+    return variant.psql('coordinator1', TPCB_SUMS).split('|')
 
 
 def test_backup_restore_point_and_restore(variant):

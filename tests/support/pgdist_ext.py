@@ -11,6 +11,7 @@ import os
 import subprocess
 
 from support.faultproxy import FaultProxy
+from support.pgbench_tables import TPCB_SUMS
 from support.pgcluster import PG_BIN, SUPERUSER_PASSWORD, start_cluster
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -155,6 +156,4 @@ def distribute_pgbench(dist, scale=1):
 
 def tpcb_invariant(coordinator):
     """TPC-B's balance invariant: the sums of account, teller and branch balances and of history deltas agree."""
-    return coordinator.query(
-        'SELECT (SELECT sum(abalance) FROM pgbench_accounts), (SELECT sum(tbalance) FROM pgbench_tellers),'
-        ' (SELECT sum(bbalance) FROM pgbench_branches), (SELECT coalesce(sum(delta), 0) FROM pgbench_history)')[0]
+    return coordinator.query(TPCB_SUMS)[0]
