@@ -28,7 +28,6 @@ POINT = 'before-the-rest'
 HISTORY = "SELECT tid, bid, aid, delta, mtime FROM pgbench_history"
 
 
-
 @pytest.fixture(scope='module')
 def variant():
     work = tempfile.mkdtemp(prefix='pgdist-backup-test-')
