@@ -12,6 +12,9 @@ PG_VERSIONS_SUBSET ?= 13 14 16 17 18
 ALL_PG_VERSIONS := 13 14 15 16 17 18
 VERSION_TESTS := $(addprefix tests/integration/,test_version_gates.py test_mixed_versions.py test_cluster_info.py \
 	test_subscription.py test_partitioned_table_key_update.py test_partitioned_table_plain.py)
+# Majors of the extension suite: those with server headers here, Debian's 15 and the PyPI wheel's 18
+# (tests/support/pgdist_ext.py).
+EXTENSION_PG_VERSIONS ?= 15 18
 # Molecule scenarios of make test; make test-full runs every one. inheritance (the seeds' trigger layout) and
 # replication and scale (a fourth shard previewed, then added) are covered in make test by the role tests on
 # this machine's clusters (tests/roles); rebalance by tests/roles/test_rebalance.py.
@@ -49,9 +52,10 @@ integration: venv system-deps
 	VENV=$(VENV) PG_VERSIONS="$(PG_VERSIONS_SUBSET)" INTEGRATION_TESTS="$(VERSION_TESTS)" bash scripts/integration.sh
 
 # The coordinator extension (extension/pgdist): built and installed with PGXS, then two-phase commit,
-# recovery, deadlocks, orphaned sessions and READ COMMITTED on throw-away clusters with fault injection.
+# recovery, deadlocks, orphaned sessions and READ COMMITTED on throw-away clusters with fault injection,
+# once per major of EXTENSION_PG_VERSIONS.
 extension: venv system-deps
-	$(PYTEST) tests/extension
+	set -e; for major in $(EXTENSION_PG_VERSIONS); do PGDIST_PG_VERSION=$$major $(PYTEST) tests/extension; done
 
 # Role tests: deploy inventories/local (three clusters on this machine) and check it.
 roles: venv system-deps collection

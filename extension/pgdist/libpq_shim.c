@@ -5,7 +5,8 @@
  * any backend loads postgres_fdw.so. The libpq functions defined here
  * therefore take the place of libpq's own for every library loaded later:
  * postgres_fdw's calls come here, and are passed on to libpq (looked up with
- * dlsym) after we have looked at them. Connections are recognised as
+ * dlsym(RTLD_NEXT), whatever file libpq was loaded from) after we have looked
+ * at them. Connections are recognised as
  * postgres_fdw's by the caller's address when they are opened; from then on
  * only the connections in fdw_conns are looked at, everything else (dblink,
  * logical replication, our own maintenance connections) passes straight
@@ -55,29 +56,46 @@ static bool early_callback_registered = false;
 /* Set by the ExecutorStart hook when a statement of this transaction writes or locks rows. */
 bool		pgdist_xact_writes = false;
 
+/* libpq's own definition: the next one after ours in the lookup order (pgdist.so links libpq). */
 static void *
-real_symbol(void *libpq, const char *name)
+real_symbol(const char *name)
 {
-	void	   *symbol = dlsym(libpq, name);
+	void	   *symbol = dlsym(RTLD_NEXT, name);
 
 	if (symbol == NULL)
 		elog(FATAL, "pgdist: libpq has no %s: %s", name, dlerror());
 	return symbol;
 }
 
+/* True when address is in pgdist.so (compared with a static function, which nothing can interpose). */
+static bool
+defined_here(void *address)
+{
+	Dl_info		found;
+	Dl_info		self;
+
+	return address != NULL && dladdr(address, &found) && dladdr((void *) real_symbol, &self) &&
+		found.dli_fbase == self.dli_fbase;
+}
+
 void
 pgdist_shim_init(void)
 {
-	void	   *libpq = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+	real_PQconnectdbParams = (ConnectParamsFn) real_symbol("PQconnectdbParams");
+	real_PQconnectStartParams = (ConnectParamsFn) real_symbol("PQconnectStartParams");
+	real_PQfinish = (void (*) (PGconn *)) real_symbol("PQfinish");
+	pgdist_real_PQsendQuery = (int (*) (PGconn *, const char *)) real_symbol("PQsendQuery");
+	real_PQsendQueryParams = (SendQueryParamsFn) real_symbol("PQsendQueryParams");
+	real_PQsendPrepare = (SendPrepareFn) real_symbol("PQsendPrepare");
 
-	if (libpq == NULL)
-		elog(FATAL, "pgdist: cannot load libpq.so.5: %s", dlerror());
-	real_PQconnectdbParams = (ConnectParamsFn) real_symbol(libpq, "PQconnectdbParams");
-	real_PQconnectStartParams = (ConnectParamsFn) real_symbol(libpq, "PQconnectStartParams");
-	real_PQfinish = (void (*) (PGconn *)) real_symbol(libpq, "PQfinish");
-	pgdist_real_PQsendQuery = (int (*) (PGconn *, const char *)) real_symbol(libpq, "PQsendQuery");
-	real_PQsendQueryParams = (SendQueryParamsFn) real_symbol(libpq, "PQsendQueryParams");
-	real_PQsendPrepare = (SendPrepareFn) real_symbol(libpq, "PQsendPrepare");
+	/*
+	 * Libraries loaded later bind to the first definition in the global
+	 * scope: it must be ours, or postgres_fdw would commit without two-phase
+	 * commit and nobody would know (a build without PGDIST_EXPORT, or libpq
+	 * loaded globally by a library preloaded before pgdist).
+	 */
+	if (!defined_here(dlsym(RTLD_DEFAULT, "PQsendQuery")))
+		elog(FATAL, "pgdist: its libpq functions are not the ones postgres_fdw would call");
 }
 
 /* True once a postgres_fdw connection has gone through the shim in this backend. */
@@ -200,7 +218,7 @@ connect_fdw(ConnectParamsFn real, const char *const *keywords, const char *const
 	return conn;
 }
 
-PGconn *
+PGDIST_EXPORT PGconn *
 PQconnectdbParams(const char *const *keywords, const char *const *values, int expand_dbname)
 {
 	if (!called_from_postgres_fdw(__builtin_return_address(0)))
@@ -209,7 +227,7 @@ PQconnectdbParams(const char *const *keywords, const char *const *values, int ex
 }
 
 /* PostgreSQL 17 and later connect through libpqsrv_connect_params(), inlined in postgres_fdw. */
-PGconn *
+PGDIST_EXPORT PGconn *
 PQconnectStartParams(const char *const *keywords, const char *const *values, int expand_dbname)
 {
 	if (!called_from_postgres_fdw(__builtin_return_address(0)))
@@ -217,7 +235,7 @@ PQconnectStartParams(const char *const *keywords, const char *const *values, int
 	return connect_fdw(real_PQconnectStartParams, keywords, values, expand_dbname);
 }
 
-void
+PGDIST_EXPORT void
 PQfinish(PGconn *conn)
 {
 	if (find_conn(conn) != NULL)
@@ -267,7 +285,7 @@ observe(FdwConn *fc, const char *sql)
 	return sql;
 }
 
-int
+PGDIST_EXPORT int
 PQsendQuery(PGconn *conn, const char *query)
 {
 	FdwConn    *fc = find_conn(conn);
@@ -277,7 +295,7 @@ PQsendQuery(PGconn *conn, const char *query)
 	return pgdist_real_PQsendQuery(conn, query);
 }
 
-int
+PGDIST_EXPORT int
 PQsendQueryParams(PGconn *conn, const char *command, int nParams, const Oid *paramTypes,
 				  const char *const *paramValues, const int *paramLengths,
 				  const int *paramFormats, int resultFormat)
@@ -290,7 +308,7 @@ PQsendQueryParams(PGconn *conn, const char *command, int nParams, const Oid *par
 								  paramLengths, paramFormats, resultFormat);
 }
 
-int
+PGDIST_EXPORT int
 PQsendPrepare(PGconn *conn, const char *stmtName, const char *query, int nParams,
 			  const Oid *paramTypes)
 {

@@ -30,6 +30,12 @@
 #include "storage/spin.h"
 #include "utils/tuplestore.h"
 
+/*
+ * The libpq functions libpq_shim.c puts in place of libpq's must be exported
+ * even where PGXS builds with -fvisibility=hidden (PostgreSQL 16 and later).
+ */
+#define PGDIST_EXPORT __attribute__((visibility("default")))
+
 #define PGDIST_GID_PREFIX "pgdist_"
 #define PGDIST_APPNAME_PREFIX "pgdist:"
 #define PGDIST_GID_LEN 96

