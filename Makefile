@@ -45,11 +45,11 @@ test-full:
 unit: venv system-deps
 	$(PYTEST) tests/unit
 
-# One pytest session per major of PG_VERSIONS (and of PG_VERSIONS_SUBSET with VERSION_TESTS); prints each
-# one's result and time at the end.
+# One pytest session per major of PG_VERSIONS (and of PG_VERSIONS_SUBSET with VERSION_TESTS), INTEGRATION_JOBS
+# (default 2) at once; prints each one's result and time at the end.
 integration: venv system-deps
-	VENV=$(VENV) PG_VERSIONS="$(PG_VERSIONS)" bash scripts/integration.sh
-	VENV=$(VENV) PG_VERSIONS="$(PG_VERSIONS_SUBSET)" INTEGRATION_TESTS="$(VERSION_TESTS)" bash scripts/integration.sh
+	VENV=$(VENV) PG_VERSIONS="$(PG_VERSIONS)" PG_VERSIONS_SUBSET="$(PG_VERSIONS_SUBSET)" \
+		SUBSET_TESTS="$(VERSION_TESTS)" bash scripts/integration.sh
 
 # The coordinator extension (extension/pgdist): built and installed with PGXS, then two-phase commit,
 # recovery, deadlocks, orphaned sessions and READ COMMITTED on throw-away clusters with fault injection,

@@ -8,7 +8,9 @@ FaultProxy so a test can hold the statements between them.
 """
 
 import os
+import shutil
 import subprocess
+import tempfile
 
 from support.faultproxy import FaultProxy
 from support.pgbench_tables import TPCB_SUMS
@@ -56,13 +58,17 @@ def make_arguments(major=PG_MAJOR):
 
 
 def install():
-    """make install of extension/pgdist against the test server (build output stays in a temp dir)."""
+    """make install of extension/pgdist against the test server, built in a copy (the role tests deploy the
+    source folder: build output there would be a change to them)."""
     arguments = make_arguments()
-    for target in ('all', 'install', 'clean'):
-        done = subprocess.run(['make', '-s', '-C', EXTENSION_DIR, target] + arguments, check=False,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if done.returncode != 0:
-            raise RuntimeError('make %s of extension/pgdist failed:\n%s' % (target, done.stdout[-4000:]))
+    with tempfile.TemporaryDirectory(prefix='pgdist-ext-build-') as build:
+        source = os.path.join(build, 'pgdist')
+        shutil.copytree(EXTENSION_DIR, source)
+        for target in ('all', 'install'):
+            done = subprocess.run(['make', '-s', '-C', source, target] + arguments, check=False,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if done.returncode != 0:
+                raise RuntimeError('make %s of extension/pgdist failed:\n%s' % (target, done.stdout[-4000:]))
 
 
 COORDINATOR_SETTINGS = {
