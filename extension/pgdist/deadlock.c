@@ -24,6 +24,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -600,8 +601,8 @@ process_stopped(int pid)
 	return close != NULL && close[1] == ' ' && (close[2] == 'T' || close[2] == 't');
 }
 
-/* True when the owner is gone, or stopped for pgdist.frozen_backend_timeout. */
-static bool
+/* Why the owner is lost: "gone", or "stopped" for pgdist.frozen_backend_timeout; NULL while it is not. */
+static const char *
 owner_lost(int pid, TimestampTz start, TimestampTz now)
 {
 	Frozen	   *f;
@@ -612,11 +613,11 @@ owner_lost(int pid, TimestampTz start, TimestampTz now)
 		elog(ERROR, "pgdist: could not read pg_stat_activity");
 	if (SPI_processed == 0 ||
 		DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &found)) != start)
-		return true;
+		return "gone";
 	if (!process_stopped(pid))
 	{
 		hash_search(frozen, &pid, HASH_REMOVE, NULL);
-		return false;
+		return NULL;
 	}
 	f = (Frozen *) hash_search(frozen, &pid, HASH_ENTER, &found);
 	if (!found || f->backend_start != start)
@@ -624,7 +625,7 @@ owner_lost(int pid, TimestampTz start, TimestampTz now)
 		f->backend_start = start;
 		f->since = now;
 	}
-	return now - f->since >= (TimestampTz) pgdist_frozen_backend_timeout * USECS_PER_SEC;
+	return now - f->since >= (TimestampTz) pgdist_frozen_backend_timeout * USECS_PER_SEC ? "stopped" : NULL;
 }
 
 static int
@@ -643,14 +644,23 @@ reap_server(RemoteServer *rs, const char *prefix, TimestampTz now)
 		PQclear(res);
 		return 0;
 	}
+
+	/*
+	 * pg_stat_activity is read once per transaction and kept: a coordinator
+	 * backend started since then would look gone and lose its remote session.
+	 * Read afresh, it is newer than the remote list just fetched.
+	 */
+	pgstat_clear_snapshot();
 	for (int row = 0; row < PQntuples(res); row++)
 	{
 		int			pid;
 		TimestampTz start;
 		const char *remote_pid[1];
+		const char *lost;
 		PGresult   *killed;
 
-		if (!parse_owner(PQgetvalue(res, row, 1), prefix, &pid, &start) || !owner_lost(pid, start, now))
+		if (!parse_owner(PQgetvalue(res, row, 1), prefix, &pid, &start) ||
+			(lost = owner_lost(pid, start, now)) == NULL)
 			continue;
 		remote_pid[0] = PQgetvalue(res, row, 0);
 		killed = pgdist_remote_query(rs->conn, "SELECT pg_catalog.pg_terminate_backend($1::int)", 1,
@@ -660,8 +670,7 @@ reap_server(RemoteServer *rs, const char *prefix, TimestampTz now)
 			terminated++;
 			pg_atomic_fetch_add_u64(&pgdist_shared->orphans_terminated, 1);
 			ereport(LOG, (errmsg("pgdist: terminated session %s on server \"%s\": its coordinator process %d is %s",
-								 remote_pid[0], rs->name, pid,
-								 BackendPidGetProc(pid) ? "stopped" : "gone")));
+								 remote_pid[0], rs->name, pid, lost)));
 		}
 		PQclear(killed);
 	}

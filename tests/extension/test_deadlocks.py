@@ -247,3 +247,25 @@ def test_a_running_backend_keeps_its_idle_shard_sessions(items):
     conn.commit()
     conn.close()
     assert items.shards[0].scalar("SELECT v FROM items_s1 WHERE id = 9") == 'alive'
+
+
+def test_a_backend_started_during_the_orphan_pass_keeps_its_shard_session(items):
+    """The pass lists each shard's sessions, then looks for their owners: one that started since it began is alive."""
+    first = items.coordinator.connect(autocommit=False)
+    with first.cursor() as cursor:
+        # Idle in transaction on shard 1: the pass looks up its owner there, before it lists shard 3's sessions.
+        cursor.execute("UPDATE items SET v = 'early' WHERE id = 5")
+    listing = items.proxies[2].hold(b'starts_with(application_name')
+    assert listing.reached.wait(10), 'no orphan pass reached shard 3'
+    second = items.coordinator.connect(autocommit=False)
+    with second.cursor() as cursor:
+        cursor.execute("UPDATE items SET v = 'late' WHERE id = 205")
+        listing.release()
+        time.sleep(2)           # that pass ends, and the next one runs
+        cursor.execute("UPDATE items SET v = 'late' WHERE id = 206")
+    second.commit()
+    first.commit()
+    for conn in (first, second):
+        conn.close()
+    assert items.shards[2].query('SELECT id, v FROM items_s3 WHERE id IN (205, 206) ORDER BY id') == [
+        (205, 'late'), (206, 'late')]
