@@ -43,7 +43,7 @@ def pgdist_plan(hostvars, groups, variables):
         raise InvalidInput('pgdist_plan: variables lacks %s' % ', '.join(missing))
     coordinators = groups.get(variables['coordinator_group']) or []
     hosts = set(coordinators) | set(groups.get(variables['shards_group']) or []) | \
-        set(groups.get(variables['replicas_group']) or [])
+        set(groups.get(variables['replicas_group']) or []) | set(groups.get(variables.get('standbys_group')) or [])
     facts, reads = {}, {}
     for host in sorted(hosts):
         hv = hostvars[host]

@@ -31,7 +31,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pgdist.cluster.plugins.module_utils import backup, rebalance, transactions
+from ansible_collections.pgdist.cluster.plugins.module_utils import backup, ha, rebalance, transactions
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
 from ansible_collections.pgdist.cluster.plugins.module_utils.topology import (
     coordinator_tables, fdw_hba_rules, flag, peer, peer_ssl_options, pins_from_tables, place_partitions,
@@ -44,7 +44,7 @@ MANAGED_SETTINGS = (
     'listen_addresses', 'port', 'password_encryption', 'ssl', 'ssl_cert_file', 'ssl_key_file',
     'ssl_min_protocol_version', 'enable_partition_pruning', 'enable_partitionwise_aggregate',
     'enable_partitionwise_join', 'wal_level', 'max_wal_senders', 'max_replication_slots', 'max_slot_wal_keep_size',
-    'synchronous_standby_names',
+    'synchronous_standby_names', 'hot_standby', 'wal_log_hints',
 ) + transactions.MANAGED_SETTINGS + backup.MANAGED_SETTINGS
 OBSERVED_SETTINGS = (
     'max_connections', 'shared_buffers', 'max_worker_processes', 'max_logical_replication_workers',
@@ -67,30 +67,50 @@ class Inventory(object):
 
     def __init__(self, groups, facts, variables, reads):
         self.names = dict(coordinator=variables['coordinator_group'], shards=variables['shards_group'],
-                          replicas=variables['replicas_group'])
+                          replicas=variables['replicas_group'], standbys=variables.get('standbys_group') or 'standbys',
+                          etcd=variables.get('etcd_group') or 'etcd')
         self.coordinators = list(groups.get(self.names['coordinator']) or [])
         self.shards = sorted(groups.get(self.names['shards']) or [])
         self.replicas = sorted(groups.get(self.names['replicas']) or [])
-        self.hosts = sorted(set(self.coordinators + self.shards + self.replicas))
+        self.standbys = sorted(groups.get(self.names['standbys']) or [])
+        self.hosts = sorted(set(self.coordinators + self.shards + self.replicas + self.standbys))
         missing = [host for host in self.hosts if not isinstance(facts.get(host), dict)]
         if missing:
-            raise InvalidInput('%s: no pgdist_plan_host; run pgdist.cluster.plan on every host of the %s, %s and %s '
-                               'groups' % (', '.join(missing), self.names['coordinator'], self.names['shards'],
-                                           self.names['replicas']))
+            raise InvalidInput('%s: no pgdist_plan_host; run pgdist.cluster.plan on every host of the %s, %s, %s and '
+                               '%s groups' % (', '.join(missing), self.names['coordinator'], self.names['shards'],
+                                              self.names['replicas'], self.names['standbys']))
         self.facts = facts
         self.variables = variables
         self.reads = reads
         self.database = variables['database']
         self.peers = dict((host, peer(host, facts[host])) for host in self.hosts)
         self.moves = []
+        # HA groups (ha.py): {shard: [shard, standbys...]}, and the etcd cluster their Patroni uses.
+        self.ha_groups = ha.ha_groups(self.shards, self.standbys, facts, self.names)
+        self.member_of = dict((member, shard) for shard, members in self.ha_groups.items() for member in members)
+        self.etcd = ha.etcd_members(groups.get(self.names['etcd']), self.coordinators + self.shards, facts, self.peers,
+                                    self.names) if self.ha_groups else []
+
+    def shard_of(self, host):
+        """The shard host holds for placement and replication: its own name, or the shard a standby serves."""
+        return self.member_of.get(host, host)
+
+    def endpoints(self, host):
+        """libpq options reaching host's shard: its address and port, or every member of its HA group."""
+        members = self.ha_groups.get(host)
+        if members:
+            return ha.member_endpoints([self.peers[member] for member in members])
+        return dict(host=self.peers[host]['address'], port=self.peers[host]['port'])
 
     def read(self, host):
         """{running, error, info} of host's read before the run (info is cluster_info's result)."""
         return self.reads.get(host) or dict(running=False, error='not read', info=None)
 
     def kinds(self, host):
-        return [kind for kind, members in (('coordinator', self.coordinators), ('shard', self.shards),
-                                           ('replica', self.replicas)) if host in members]
+        """The groups host is in; a standby is a member of its shard, so it is a shard too."""
+        shards = self.shards + self.standbys
+        return [kind for kind, members in (('coordinator', self.coordinators), ('shard', shards),
+                                           ('replica', self.replicas), ('standby', self.standbys)) if host in members]
 
 
 # -- settings contributions -------------------------------------------------------------------
@@ -119,11 +139,16 @@ def _shard_settings(inventory, host, node):
     return dict(inventory.facts[host]['shard_settings'] or {}) if 'shard' in node['roles'] else {}
 
 
+def _ha_settings(inventory, host, node):
+    """Members of an HA group: streaming standbys and pg_rewind (ha.py)."""
+    return ha.ha_settings(inventory.facts[host]) if host in inventory.member_of else {}
+
+
 def _replication_settings(inventory, host, node):
     """Publishers (and hosts with pgdist_replication_enabled): logical WAL, 3 senders and slots per
     subscriber + 2, and a cap on the WAL a dead subscriber's slot may hold."""
     facts = inventory.facts[host]
-    published = [link for link in inventory.links if link['publisher'] == host]
+    published = [link for link in inventory.links if link['publisher'] == inventory.shard_of(host)]
     if not published and not flag(facts['replication_enabled'], 'pgdist_replication_enabled'):
         return {}
     needed = len(published) * 3 + 2 if published else 0
@@ -152,6 +177,7 @@ CONTRIBUTIONS = (
     ('distributed transactions', _transaction_settings),
     ('coordinator', _coordinator_settings),
     ('shard', _shard_settings),
+    ('ha', _ha_settings),
     ('replication', _replication_settings),
     ('backup', _backup_settings),
     ('pgdist_postgresql_settings', _user_settings),
@@ -275,12 +301,12 @@ def _cluster(inventory, host, check_mode):
 
 def _replication_part(inventory, host, node, placed, reference_names):
     """Publications, grants, subscriptions and synchronous standbys of host."""
-    variables, facts = inventory.variables, inventory.facts[host]
-    published = [link for link in inventory.links if link['publisher'] == host]
-    subscribed = [link for link in inventory.links if link['subscriber'] == host]
+    variables, facts, shard = inventory.variables, inventory.facts[host], inventory.shard_of(host)
+    published = [link for link in inventory.links if link['publisher'] == shard]
+    subscribed = [link for link in inventory.links if link['subscriber'] == shard]
     publications = []
     for kind, name in sorted(set((link['kind'], link['publication']) for link in published)):
-        tables = published_tables(shard_tables(placed, host)) if kind == 'shard' else reference_names
+        tables = published_tables(shard_tables(placed, shard)) if kind == 'shard' else reference_names
         publications.append(dict(name=name, tables=tables))
     grants = []
     if publications:
@@ -290,8 +316,7 @@ def _replication_part(inventory, host, node, placed, reference_names):
         grants.append(dict(role=variables['fdw_user'], tables=reference_names))
     subscriptions = []
     for link in subscribed:
-        publisher = inventory.peers[link['publisher']]
-        connection = dict(host=publisher['address'], port=publisher['port'], dbname=inventory.database,
+        connection = dict(inventory.endpoints(link['publisher']), dbname=inventory.database,
                           user=variables['replication_user'], application_name=link['application_name'])
         connection.update(node['tls']['peer_options'])
         subscriptions.append(dict(name=link['subscription'], publication=link['publication'],
@@ -299,6 +324,10 @@ def _replication_part(inventory, host, node, placed, reference_names):
                                   options=dict(synchronous_commit='on') if link['synchronous'] else {}))
     synchronous = None
     standbys = [link['application_name'] for link in published if link['synchronous']]
+    if standbys and shard in inventory.ha_groups:
+        raise InvalidInput('%s: pgdist_replication_synchronous on a replica of %s, an HA shard: Patroni owns '
+                           'synchronous_standby_names there (pgdist_ha_synchronous keeps a standby synchronous)'
+                           % (', '.join(link['subscriber'] for link in published if link['synchronous']), shard))
     user_set = 'synchronous_standby_names' in (facts['postgresql_settings'] or {})
     synchronous_file = our_files(node['cluster']['config_dir'])[1]
     loaded = [row for row in (inventory.read(host)['info'] or {}).get('file_settings') or []
@@ -318,10 +347,11 @@ def _tables(inventory, host, node, placed, reference_specs):
         analyze = flag(inventory.variables['analyze_tables'], 'pgdist_analyze_tables')
         tables += [dict(spec, analyze=True) if analyze else spec for spec in coordinator_tables(placed)]
     if 'shard' in node['roles']:
-        tables += [dict(spec, as_fdw_user=True) for spec in shard_tables(placed, host)]
+        tables += [dict(spec, as_fdw_user=True) for spec in shard_tables(placed, inventory.shard_of(host))]
     if 'replica' in node['roles']:
         tables += shard_tables(placed, inventory.facts[host]['replica_of'])
-    if any(link['kind'] == 'reference' and host in (link['publisher'], link['subscriber']) for link in inventory.links):
+    if any(link['kind'] == 'reference' and inventory.shard_of(host) in (link['publisher'], link['subscriber'])
+           for link in inventory.links):
         tables += reference_specs
     return tables
 
@@ -342,8 +372,11 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
     if 'shard' in roles:
         generated += fdw_hba_rules([inventory.peers[c] for c in inventory.coordinators], inventory.database,
                                    variables['fdw_user'])
-    generated += replication_hba_rules(inventory.links, host, inventory.facts, inventory.database,
+    generated += replication_hba_rules(inventory.links, inventory.shard_of(host), inventory.facts, inventory.database,
                                        variables['replication_user'])
+    members = inventory.ha_groups.get(inventory.shard_of(host))
+    if members:
+        generated += ha.ha_hba_rules([inventory.peers[member] for member in members], variables['ha_replication_user'])
     generated += rebalance.move_hba_rules(inventory.moves, host, inventory.database, variables['replication_user'])
     node['hba_rules'] = [dict(type='local', database='all', user=cluster['postgres_user'], method='peer',
                               comment='administration by the postgres system user')] + \
@@ -364,10 +397,39 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
     node['user_mappings'] = [dict(server=shard['server'], user=user) for shard in shards
                              for user in variables['fdw_mapped_users']] if is_coordinator else []
     node['tables'] = _tables(inventory, host, node, placed, reference_specs)
-    node['existing_partitions'] = _existing_partitions(inventory, host) if 'shard' in roles else []
+    node['existing_partitions'] = _existing_partitions(inventory, inventory.shard_of(host)) if 'shard' in roles else []
     reference_names = [qualified_name(spec['name']) for spec in reference_specs]
     node.update(_replication_part(inventory, host, node, placed, reference_names))
+    node.update(_ha_part(inventory, host, node))
     return node
+
+
+def _ha_part(inventory, host, node):
+    """files_owner (server, or patroni on HA members), writable (this host takes its shard's writes now: the
+    shard, tables and replication roles run on it), ha (Patroni's configuration) and etcd (this host's etcd
+    member settings, or None)."""
+    variables = inventory.variables
+    members = inventory.ha_groups.get(inventory.shard_of(host))
+    etcd = [member for member in inventory.etcd if member['name'] == host]
+    part = dict(files_owner='server', writable=True, ha=None,
+                etcd=ha.etcd_config(etcd[0], inventory.etcd, 'pgdist-%s' % inventory.database) if etcd else None)
+    if not members:
+        return part
+    shard = members[0]
+    synchronous = flag(inventory.facts[shard].get('ha_synchronous', True), '%s: pgdist_ha_synchronous' % shard)
+    dynamic = ha.dynamic_config(node['settings'], variables, synchronous)
+    api_port = ha._port(inventory.facts[host], 'patroni_api_port', ha.DEFAULT_API_PORT, host)
+    etcd_hosts = ['%s:%d' % (member['address'], member['client_port']) for member in inventory.etcd]
+    scope = 'pgdist-%s' % shard
+    config = ha.patroni_config(scope, host, node['address'], node['cluster'], node['settings'], [], etcd_hosts,
+                               api_port, dynamic, variables['ha_replication_user'])
+    writer = ha.writable_member(members, inventory.read)
+    part.update(files_owner='patroni', writable=host == writer, ha=dict(
+        shard=shard, members=members, first=host == shard, writer=writer, synchronous=synchronous, scope=scope,
+        api='http://%s:%d' % (node['address'], api_port), config=config, dynamic=dynamic,
+        config_file='/etc/patroni/%s-%s.yml' % (node['cluster']['version'], node['cluster']['name']),
+        service='patroni@%s-%s' % (node['cluster']['version'], node['cluster']['name'])))
+    return part
 
 
 def _existing_partitions(inventory, host):
@@ -380,7 +442,8 @@ def _existing_partitions(inventory, host):
 
 
 def _server_options(inventory, shard, node):
-    options = dict(host=shard['address'], port=str(shard['port']), dbname=inventory.database)
+    options = dict(inventory.endpoints(shard['host']), dbname=inventory.database)
+    options['port'] = str(options['port'])
     options.update(node['tls']['peer_options'])
     options.update(transactions.foreign_server_options(inventory.variables, int(node['cluster']['version'])))
     options.update(inventory.variables['foreign_server_options'] or {})
@@ -417,7 +480,8 @@ def build_plan(groups, facts, variables, reads, check_mode=False):
                 placement[qualified_name(partition['name'], default_schema=schema)] = partition['shard']
     return dict(database=inventory.database, fdw_user=variables['fdw_user'],
                 replication_user=variables['replication_user'], coordinator=placement_host,
-                shards=inventory.shards, replicas=inventory.replicas, placement=placement,
+                shards=inventory.shards, replicas=inventory.replicas, standbys=inventory.standbys,
+                ha_groups=inventory.ha_groups, etcd=[member['name'] for member in inventory.etcd], placement=placement,
                 placement_read=placement_host if coordinator_read.get('info') is not None else None,
                 links=inventory.links, moves=inventory.moves, refusals=refusals,
                 skipped=sorted(h for h in inventory.hosts if not hosts[h]['cluster']['connect']),
