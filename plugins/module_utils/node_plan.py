@@ -21,8 +21,8 @@ own keys (the server role: cluster, tls, settings, hba; the coordinator role:
 database, foreign_servers, user_mappings; ...). See DESIGN.md for the list.
 
 Settings come from contributions in a fixed order, later ones win: the
-server's own, then the coordinator's, the shards', replication's, and the
-user's pgdist_postgresql_settings last. A new role or feature that needs a
+server's own, then the coordinator's, the shards', HA members' (ha.py),
+replication's, and the user's pgdist_postgresql_settings last. A new role or feature that needs a
 setting on some hosts adds a function to CONTRIBUTIONS and its names to
 MANAGED_SETTINGS; nothing else changes.
 """

@@ -1,5 +1,8 @@
 """A highly available shard on this machine: Debian's Patroni and etcd manage two members of one shard.
 
+The members run Debian's PostgreSQL (Patroni needs pg_basebackup and pg_rewind, which the other majors' packages
+of tests/support/pgbinaries.py lack); the coordinator is the session's, of PGDIST_PG_VERSION.
+
 The configuration is the plan's (node_plan.build_plan with a shard, its standby and etcd on the shard host),
 with the members' directories moved to temporary ones. The coordinator's foreign server gets the plan's options
 through pgdist.cluster.foreign_server (host '127.0.0.1,127.0.0.1', both ports, target_session_attrs
@@ -25,8 +28,8 @@ import pytest
 import yaml
 
 from support.ansible import collections_path, run_module
-from support.pgbinaries import bin_dir
-from support.pgcluster import PG_MAJOR, RUN_AS, SUPERUSER_PASSWORD, _demote, free_port, wait_for
+from support.pgbinaries import DEBIAN_BIN, DEBIAN_MAJOR
+from support.pgcluster import RUN_AS, SUPERUSER_PASSWORD, _demote, free_port, wait_for
 
 sys.path.insert(0, collections_path())
 
@@ -44,7 +47,7 @@ with open(os.path.join(ROOT, 'roles', 'plan', 'defaults', 'main.yml')) as _handl
 
 def plan_facts(host, port, socket_dir, **extra):
     """The plan role's pgdist_plan_host of one host (the role defaults, this machine's addresses)."""
-    facts = dict(postgresql_version=PG_MAJOR, cluster_name='ha_' + host, port=port, address='127.0.0.1',
+    facts = dict(postgresql_version=DEBIAN_MAJOR, cluster_name='ha_' + host, port=port, address='127.0.0.1',
                  listen_addresses='127.0.0.1', unix_socket_directory=socket_dir, postgres_user='postgres',
                  foreign_server_name=None, replica_of=None, replication_synchronous=False,
                  replication_source_address=None, ssl=False, standby_of='',
@@ -97,7 +100,7 @@ class Member(object):
         config = slice_['ha']['config']
         postgresql = config['postgresql']
         self.socket_dir = postgresql['parameters']['unix_socket_directories']
-        postgresql.update(data_dir=self.data_dir, config_dir=self.data_dir, bin_dir=bin_dir(PG_MAJOR),
+        postgresql.update(data_dir=self.data_dir, config_dir=self.data_dir, bin_dir=DEBIAN_BIN,
                           pgpass=os.path.join(self.base, 'pgpass'))
         # The test logs in over TCP as postgres; the roles use the peer login on the socket instead.
         postgresql['pg_hba'] = hba_lines(slice_['hba_rules'], [dict(type='host', database='all', user='postgres',
