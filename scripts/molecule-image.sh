@@ -20,7 +20,8 @@ set -euo pipefail
 DEFAULT_IMAGE=pgdist-molecule-debian:bookworm
 IMAGE=${PGDIST_MOLECULE_IMAGE:-$DEFAULT_IMAGE}
 SUITE=${PGDIST_DEBIAN_SUITE:-bookworm}
-PREFETCH=${PGDIST_MOLECULE_PREFETCH-postgresql-15 postgresql-contrib-15 postgresql-client-15 python3-psycopg2}
+# Patroni and etcd for the ha scenario (the HA role installs them with their dependencies).
+PREFETCH=${PGDIST_MOLECULE_PREFETCH-postgresql-15 postgresql-contrib-15 postgresql-client-15 python3-psycopg2 patroni python3-etcd etcd-server etcd-client}
 
 log() { echo "molecule-image: $*" >&2; }
 

@@ -6,13 +6,17 @@
 set -eu
 action=$1 pidfile=$2 user=$3 envfile=$4 log=$5
 shift 5
-alive() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
-if [ "$action" = restart ] && alive; then
+# The pid file's process is ours only while it runs COMMAND (after a container restart the pid may be another's).
+alive() {
+    [ -f "$pidfile" ] && [ -r "/proc/$(cat "$pidfile")/cmdline" ] \
+        && tr '\0' ' ' <"/proc/$(cat "$pidfile")/cmdline" | grep -qF -- "$1"
+}
+if [ "$action" = restart ] && alive "$1"; then
     pid=$(cat "$pidfile")
     kill "$pid"
     tries=0
     while kill -0 "$pid" 2>/dev/null && [ "$tries" -lt 300 ]; do sleep 0.1; tries=$((tries + 1)); done
-elif alive; then
+elif alive "$1"; then
     echo running
     exit 0
 fi
@@ -27,7 +31,7 @@ chown "$user" "$log"
 setsid runuser -u "$user" -- "$@" >>"$log" 2>&1 </dev/null &
 echo $! >"$pidfile"
 sleep 1
-if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+if ! alive "$1"; then
     echo "$1 exited at once; the end of $log:" >&2
     tail -n 20 "$log" >&2
     exit 1
