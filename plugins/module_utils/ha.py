@@ -35,7 +35,7 @@ DEFAULT_ETCD_PEER_PORT = 2380
 MEMBER_CONNECT_TIMEOUT = '5'
 
 
-def _port(facts, key, default, host):
+def port_of(facts, key, default, host):
     value = facts.get(key)
     value = default if value in (None, '') else value
     try:
@@ -73,8 +73,8 @@ def etcd_members(etcd_hosts, default_hosts, facts, peers, names):
         raise InvalidInput('the etcd cluster needs an odd number of members (a majority must survive a lost host), '
                            'got %d: %s; list the members in the %s group' % (len(hosts), ', '.join(hosts), names['etcd']))
     return [dict(name=host, address=peers[host]['address'],
-                 client_port=_port(facts[host], 'etcd_client_port', DEFAULT_ETCD_CLIENT_PORT, host),
-                 peer_port=_port(facts[host], 'etcd_peer_port', DEFAULT_ETCD_PEER_PORT, host))
+                 client_port=port_of(facts[host], 'etcd_client_port', DEFAULT_ETCD_CLIENT_PORT, host),
+                 peer_port=port_of(facts[host], 'etcd_peer_port', DEFAULT_ETCD_PEER_PORT, host))
             for host in hosts]
 
 
@@ -166,7 +166,8 @@ def patroni_config(scope, name, address, cluster, settings, hba_lines, etcd_host
             listen=listen, connect_address='%s:%d' % (address, cluster['port']),
             data_dir=cluster['data_dir'], config_dir=cluster['config_dir'],
             bin_dir=bin_dir or '/usr/lib/postgresql/%s/bin' % cluster['version'],
-            pgpass='%s/.pgpass-patroni' % cluster['data_dir'].rsplit('/', 1)[0],
+            # Debian's place for it: /var/lib/postgresql/<version>-<cluster>.pgpass, one per cluster.
+            pgpass='%s/%s-%s.pgpass' % (cluster['data_dir'].rsplit('/', 2)[0], cluster['version'], cluster['name']),
             use_unix_socket=True, use_unix_socket_repl=False,
             authentication=dict(superuser=dict(username=cluster['postgres_user']), replication=dict(login),
                                 rewind=dict(login)),

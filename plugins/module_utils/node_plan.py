@@ -418,7 +418,7 @@ def _ha_part(inventory, host, node):
     shard = members[0]
     synchronous = flag(inventory.facts[shard].get('ha_synchronous', True), '%s: pgdist_ha_synchronous' % shard)
     dynamic = ha.dynamic_config(node['settings'], variables, synchronous)
-    api_port = ha._port(inventory.facts[host], 'patroni_api_port', ha.DEFAULT_API_PORT, host)
+    api_port = ha.port_of(inventory.facts[host], 'patroni_api_port', ha.DEFAULT_API_PORT, host)
     etcd_hosts = ['%s:%d' % (member['address'], member['client_port']) for member in inventory.etcd]
     scope = 'pgdist-%s' % shard
     config = ha.patroni_config(scope, host, node['address'], node['cluster'], node['settings'], [], etcd_hosts,

@@ -58,9 +58,10 @@ def remove_everything():
     stop_daemon('/run/pgdist-etcd.pid')
     for host in MEMBERS:
         shutil.rmtree('/var/lib/postgresql/15/%s' % HA.cluster(host), ignore_errors=True)
+        for leftover in (patroni_file(host), '/var/lib/postgresql/15-%s.pgpass' % HA.cluster(host)):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
         shutil.rmtree(HA.config_dir(host), ignore_errors=True)
-        if os.path.exists(patroni_file(host)):
-            os.unlink(patroni_file(host))
     shutil.rmtree('/var/lib/etcd/pgdist', ignore_errors=True)
     subprocess.run(['pg_dropcluster', '--stop', '15', HA.cluster('hacoordinator')], check=False,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
