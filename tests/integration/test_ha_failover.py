@@ -30,6 +30,7 @@ import yaml
 from support.ansible import collections_path, run_module
 from support.pgbinaries import DEBIAN_BIN, DEBIAN_MAJOR
 from support.pgcluster import RUN_AS, SUPERUSER_PASSWORD, _demote, free_port, wait_for
+from support.plan_inputs import DEFAULTS, host_facts
 
 sys.path.insert(0, collections_path())
 
@@ -40,27 +41,17 @@ DB = 't_ha'
 FDW_PASSWORD = 'Fdw-secret-pw'
 REPLICATION_PASSWORD = 'Patroni-secret-pw'
 FAILOVER_LIMIT = 30.0
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-with open(os.path.join(ROOT, 'roles', 'plan', 'defaults', 'main.yml')) as _handle:
-    DEFAULTS = yaml.safe_load(_handle)
 
 
 def plan_facts(host, port, socket_dir, **extra):
-    """The plan role's pgdist_plan_host of one host (the role defaults, this machine's addresses)."""
-    facts = dict(postgresql_version=DEBIAN_MAJOR, cluster_name='ha_' + host, port=port, address='127.0.0.1',
-                 listen_addresses='127.0.0.1', unix_socket_directory=socket_dir, postgres_user='postgres',
-                 foreign_server_name=None, replica_of=None, replication_synchronous=False,
-                 replication_source_address=None, ssl=False, standby_of='',
+    """The plan role's pgdist_plan_host of one host on this machine (no TLS: throw-away clusters)."""
+    facts = dict(postgresql_version=DEBIAN_MAJOR, cluster_name='ha_' + host, unix_socket_directory=socket_dir,
+                 ssl=False, standby_of='', ha_synchronous=DEFAULTS['pgdist_ha_synchronous'],
                  patroni_api_port=free_port(), etcd_client_port=free_port(), etcd_peer_port=free_port(),
-                 # Throw-away clusters: no fsync (a killed postmaster loses nothing the kernel has).
+                 # No fsync: a killed postmaster loses nothing the kernel has.
                  postgresql_settings=dict(fsync=False))
-    for key in ('password_encryption', 'partition_pruning', 'ssl_cert_file', 'ssl_key_file', 'ssl_ca_file',
-                'coordinator_settings', 'shard_settings', 'replication_enabled', 'max_wal_senders',
-                'max_replication_slots', 'hba_rules', 'hba_whole_file', 'ha_synchronous'):
-        facts[key] = DEFAULTS['pgdist_' + key]
-    facts['max_slot_wal_keep_size'] = DEFAULTS['pgdist_replication_max_slot_wal_keep_size']
     facts.update(extra)
-    return facts
+    return host_facts(host, '127.0.0.1', port, **facts)
 
 
 def plan_variables():
@@ -278,15 +269,17 @@ def test_writes_survive_losing_the_primary(ha_shard, coordinator):
     writer.start()
     try:
         assert wait_for(lambda: len(writer.acknowledged) >= 20, timeout=30), writer.errors[-5:]
-        killed = time.time()
         primary.kill()
+        # After the kill: an INSERT acknowledged from now on was committed by another primary.
+        killed = time.time()
         back = wait_for(lambda: writer.first_success_after(killed), timeout=FAILOVER_LIMIT + 30, interval=0.5)
         assert back is not None, 'no write succeeded after the kill; last errors %s\n%s' % (
             writer.errors[-3:], standby.tail())
         assert back - killed <= FAILOVER_LIMIT, 'writes came back %.1f s after the kill' % (back - killed)
         # The primary was really lost: writes failed in between, and the standby took over.
         assert any(at > killed for at, _ in writer.errors)
-        assert standby.status().get('role') in ('master', 'primary')
+        # Writes succeed once PostgreSQL is promoted; Patroni reports its new role a moment later.
+        assert wait_for(lambda: standby.status().get('role') in ('master', 'primary'), timeout=15), standby.tail()
         print('writes came back %.1f s after the primary was killed' % (back - killed))
         assert wait_for(lambda: len([1 for _, at in writer.acknowledged if at > back]) >= 20, timeout=30)
     finally:

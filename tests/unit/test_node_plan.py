@@ -9,10 +9,8 @@ import yaml
 
 from ansible_collections.pgdist.cluster.plugins.module_utils import node_plan
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
+from support.plan_inputs import DEFAULTS, ROOT, host_facts
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-with open(os.path.join(ROOT, 'roles', 'plan', 'defaults', 'main.yml')) as _handle:
-    DEFAULTS = yaml.safe_load(_handle)
 
 GROUPS = {'coordinator': ['c1'], 'shards': ['s2', 's1'], 'replicas': ['r1'], 'ungrouped': []}
 TABLES = [dict(name='events', columns=[dict(name='id', type='bigint')], partition_by=dict(method='hash', key='id'),
@@ -26,17 +24,7 @@ REFERENCE = [dict(name='countries', columns=[dict(name='code', type='text')], pr
 
 def facts(host, address, port, **extra):
     """The plan role's pgdist_plan_host for one host, from the role defaults."""
-    out = dict(postgresql_version=15, cluster_name='pgdist_' + host, port=port, address=address,
-               listen_addresses=address, unix_socket_directory='/var/run/postgresql', postgres_user='postgres',
-               foreign_server_name=None, replica_of=None, replication_synchronous=False,
-               replication_source_address=None)
-    for key in ('password_encryption', 'partition_pruning', 'ssl', 'ssl_cert_file', 'ssl_key_file', 'ssl_ca_file',
-                'coordinator_settings', 'shard_settings', 'replication_enabled', 'max_wal_senders',
-                'max_replication_slots', 'postgresql_settings', 'hba_rules', 'hba_whole_file'):
-        out[key] = DEFAULTS['pgdist_' + key]
-    out['max_slot_wal_keep_size'] = DEFAULTS['pgdist_replication_max_slot_wal_keep_size']
-    out.update(extra)
-    return out
+    return host_facts(host, address, port, **extra)
 
 
 FACTS = dict(c1=facts('c1', '10.0.0.1', 5432), s1=facts('s1', '10.0.0.2', 5433), s2=facts('s2', '10.0.0.3', 5434),
