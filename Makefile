@@ -17,7 +17,8 @@ VERSION_TESTS := $(addprefix tests/integration/,test_version_gates.py test_mixed
 EXTENSION_PG_VERSIONS ?= 15 18
 # Molecule scenarios of make test; make test-full runs every one. inheritance (the seeds' trigger layout) and
 # replication and scale (a fourth shard previewed, then added) are covered in make test by the role tests on
-# this machine's clusters (tests/roles); rebalance by tests/roles/test_rebalance.py.
+# this machine's clusters (tests/roles); rebalance by tests/roles/test_rebalance.py; ha (a primary's container stopped
+# under a writer) by tests/integration/test_ha_failover.py (Patroni and etcd on this machine) and tests/roles/test_ha.py.
 SCENARIOS ?= default
 ALL_SCENARIOS := $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml))
 
