@@ -1,6 +1,6 @@
 """Role tests of pgdist.cluster.ha on inventories/local-ha: a coordinator and shard hashard1 with its standby
 hashard1b under Patroni, etcd on hashard1, as clusters of this machine (ports 55462-55464; Patroni and etcd
-started in the background: no systemd here, as in containers). Everything is removed first, so the first
+started without systemd, as in containers: etcd by Debian's init script, Patroni in the background). Everything is removed first, so the first
 deployment is a real one, and again at the end.
 
 Checks: Patroni made both members and owns their files (the server role wrote none), the standby streams
@@ -55,7 +55,7 @@ def stop_daemon(pidfile):
 def remove_everything():
     for host in MEMBERS:
         stop_daemon('/run/pgdist-patroni@15-%s.pid' % HA.cluster(host))
-    stop_daemon('/run/pgdist-etcd.pid')
+    subprocess.run(['service', 'etcd', 'stop'], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for host in MEMBERS:
         shutil.rmtree('/var/lib/postgresql/15/%s' % HA.cluster(host), ignore_errors=True)
         for leftover in (patroni_file(host), '/var/lib/postgresql/15-%s.pgpass' % HA.cluster(host)):

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Keep one daemon running without systemd (containers): start it in the background once, as USER, with the
+# Keep Patroni running without systemd (containers; Debian's init script knows one configuration only): start it in the background once, as USER, with the
 # variables of ENV_FILE (or - for none), logging to LOG; the pid is kept in PID_FILE. Prints "running" when it
 # already runs (nothing done), "started" when it was started. "restart" stops the daemon of PID_FILE first.
 # Usage: daemon.sh start|restart PID_FILE USER ENV_FILE LOG COMMAND [ARG...]
