@@ -140,8 +140,8 @@ def dynamic_config(settings, variables, synchronous):
                            '(%(loop_wait)d + 2 * %(retry_timeout)d), as Patroni requires' % timing)
     parameters = dict((name, value) for name, value in settings.items() if name in DCS_SETTINGS)
     return dict(timing, maximum_lag_on_failover=int(variables['ha_maximum_lag_on_failover']),
-                  synchronous_mode=synchronous, synchronous_mode_strict=False,
-                  postgresql=dict(use_pg_rewind=True, use_slots=True, parameters=parameters))
+                synchronous_mode=synchronous, synchronous_mode_strict=False,
+                postgresql=dict(use_pg_rewind=True, use_slots=True, parameters=parameters))
 
 
 def patroni_config(scope, name, address, cluster, settings, hba_lines, etcd_hosts, api_port, dynamic,

@@ -253,7 +253,7 @@ class Writer(threading.Thread):
         conn.close()
 
     def first_success_after(self, moment):
-        return next((at for _, at in self.acknowledged if at > moment), None)
+        return next((at for row_id, at in self.acknowledged if at > moment), None)
 
 
 def test_writes_survive_losing_the_primary(ha_shard, coordinator):
@@ -277,15 +277,15 @@ def test_writes_survive_losing_the_primary(ha_shard, coordinator):
             writer.errors[-3:], standby.tail())
         assert back - killed <= FAILOVER_LIMIT, 'writes came back %.1f s after the kill' % (back - killed)
         # The primary was really lost: writes failed in between, and the standby took over.
-        assert any(at > killed for at, _ in writer.errors)
+        assert any(at > killed for at, error in writer.errors)
         # Writes succeed once PostgreSQL is promoted; Patroni reports its new role a moment later.
         assert wait_for(lambda: standby.status().get('role') in ('master', 'primary'), timeout=15), standby.tail()
         print('writes came back %.1f s after the primary was killed' % (back - killed))
-        assert wait_for(lambda: len([1 for _, at in writer.acknowledged if at > back]) >= 20, timeout=30)
+        assert wait_for(lambda: len([row_id for row_id, at in writer.acknowledged if at > back]) >= 20, timeout=30)
     finally:
         writer.stopping.set()
         writer.join(timeout=30)
-    acknowledged = set(row_id for row_id, _ in writer.acknowledged)
+    acknowledged = set(row_id for row_id, at in writer.acknowledged)
     present = set(row for (row,) in coordinator.query('SELECT id FROM items', dbname=DB))
     assert acknowledged - present == set(), 'rows whose INSERT returned success are gone'
 

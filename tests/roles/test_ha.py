@@ -45,7 +45,8 @@ def stop_daemon(pidfile):
         return
     try:
         os.kill(pid, signal.SIGTERM)
-        for _ in range(300):
+        deadline = time.time() + 30
+        while time.time() < deadline:
             os.kill(pid, 0)
             time.sleep(0.1)
         os.kill(pid, signal.SIGKILL)

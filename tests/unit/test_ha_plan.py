@@ -5,7 +5,7 @@ import pytest
 from ansible_collections.pgdist.cluster.plugins.module_utils import ha, node_plan
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
 
-from test_node_plan import DEFAULTS, FACTS, TABLES, facts, running, variables
+from test_node_plan import DEFAULTS, FACTS, facts, running, variables
 
 GROUPS = {'coordinator': ['c1'], 'shards': ['s1', 's2'], 'replicas': ['r1'], 'standbys': ['s1b', 's2b'],
           'ungrouped': []}
