@@ -25,8 +25,8 @@ session() {
   PGDIST_PG_VERSION=$major "$python" -m pytest "$@" >"$logs/$name.out" 2>&1
   echo $? >"$logs/$name.rc"
   echo $((SECONDS - start)) >"$logs/$name.time"
-  { echo "=== module integration suite on PostgreSQL $major ($name)"; cat "$logs/$name.out"; } >"$logs/$name.done"
-  cat "$logs/$name.done"
+  echo "=== module integration suite on PostgreSQL $major ($name)"
+  cat "$logs/$name.out"
 }
 
 names=()

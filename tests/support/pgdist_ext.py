@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 
 from support.faultproxy import FaultProxy
-from support.pgbench_tables import TPCB_SUMS
+from support.pgbench_tables import TPCB_SUMS, pgbench_tables
 from support.pgbinaries import DEBIAN_MAJOR, bin_dir
 from support.pgcluster import PG_BIN, PG_MAJOR, SUPERUSER_PASSWORD, start_cluster
 
@@ -163,23 +163,19 @@ def pgbench(coordinator, *args, timeout=300):
                           timeout=timeout, check=False)
 
 
-PGBENCH_TABLES = {
-    'pgbench_branches': ('bid int NOT NULL, bbalance int, filler char(88)', 'bid'),
-    'pgbench_tellers': ('tid int NOT NULL, bid int, tbalance int, filler char(84)', 'tid'),
-    'pgbench_accounts': ('aid int NOT NULL, bid int, abalance int, filler char(84)', 'aid'),
-    'pgbench_history': ('tid int, bid int, aid int NOT NULL, delta int, mtime timestamp, filler char(22)', 'aid'),
-}
-
-
 def distribute_pgbench(dist, scale=1):
-    """pgbench's four tables hash-partitioned over every shard, then filled by `pgbench -i -I G`."""
+    """pgbench's four tables (as the roles distribute them) hash-partitioned over every shard, then filled by
+    `pgbench -i -I G`."""
     shards = len(dist.shards)
-    for table, (columns, key) in PGBENCH_TABLES.items():
+    for spec in pgbench_tables(shards):
+        table, key = spec['name'], spec['partition_by']['key']
+        columns = ', '.join('%s %s%s' % (column['name'], column['type'], ' NOT NULL' if column['name'] == key else '')
+                            for column in spec['columns'])
+        primary = ', PRIMARY KEY (%s)' % key if spec.get('primary_key') else ''
         dist.coordinator.query('DROP TABLE IF EXISTS %s' % table)
         dist.coordinator.query('CREATE TABLE %s (%s) PARTITION BY HASH (%s)' % (table, columns, key))
         for i in range(shards):
             part = '%s_p%d' % (table, i)
-            primary = '' if table == 'pgbench_history' else ', PRIMARY KEY (%s)' % key
             dist.as_fdw_user(i, 'DROP TABLE IF EXISTS %s; CREATE TABLE %s (%s%s)' % (part, part, columns, primary))
             dist.coordinator.query(
                 "CREATE FOREIGN TABLE %s PARTITION OF %s FOR VALUES WITH (MODULUS %d, REMAINDER %d) SERVER s%d"
