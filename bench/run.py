@@ -5,8 +5,10 @@ tests/support/pgcluster.py), set up through the collection's modules run by
 ansible-playbook, so they measure what users get:
 
   bulk_load_ratio               1M rows through the coordinator into a 4-shard hash table
-                                (servers with batch_size 1000, fetch_size 10000, async_capable)
+                                (servers with batch_size 1000, fetch_size 10000, async_capable;
+                                the coordinator runs the pgdist extension, as the roles deploy it)
                                 / the same rows into one local table            goal <= 1.5
+  bulk_load_waiting_ratio       the same with pgdist.async_insert off (each batch waits for its shard)
   bulk_load_untuned_ratio       the same with postgres_fdw defaults (batch_size 1), rows/10
   trigger_vs_declarative_ratio  the seeds' inheritance + trigger routing over the 4 shards
                                 / declarative range partitions over the same shards, rows/10
@@ -50,6 +52,7 @@ sys.path.insert(0, os.path.join(REPO, 'tests'))
 from support.ansible import run_playbook, run_tasks  # noqa: E402
 from move_figures import move_figures  # noqa: E402
 from pgbench_figures import pgbench_figures  # noqa: E402
+from support import pgdist_ext  # noqa: E402
 from support.pgcluster import start_cluster  # noqa: E402
 
 import yaml  # noqa: E402
@@ -62,8 +65,10 @@ COLUMNS = [dict(name='id', type='bigint', nullable=False), dict(name='grp', type
            dict(name='payload', type='text')]
 GROUPS = 10000
 COORDINATOR_SETTINGS = dict(enable_partitionwise_aggregate='on', enable_partitionwise_join='on',
-                            max_wal_size="'4GB'", shared_buffers="'256MB'", work_mem="'64MB'")
-SHARD_SETTINGS = dict(max_wal_size="'4GB'", shared_buffers="'128MB'", work_mem="'64MB'")
+                            max_wal_size="'4GB'", shared_buffers="'256MB'", work_mem="'64MB'",
+                            shared_preload_libraries="'pgdist'", max_prepared_transactions=10)
+SHARD_SETTINGS = dict(max_wal_size="'4GB'", shared_buffers="'128MB'", work_mem="'64MB'",
+                      max_prepared_transactions=10)
 
 
 def log(message):
@@ -118,6 +123,7 @@ def setup_tasks(coordinator, shards, small_rows):
     tasks += [
         {'name': 'database on coordinator', 'pgdist.cluster.database': dict(coordinator.login, name=DB)},
         {'name': 'postgres_fdw', 'pgdist.cluster.extension': dict(coordinator.login, db=DB, name='postgres_fdw')},
+        {'name': 'pgdist', 'pgdist.cluster.extension': dict(coordinator.login, db=DB, name='pgdist')},
     ]
     for i, shard in enumerate(shards):
         base = dict(host=shard.host, port=str(shard.port), dbname=DB)
@@ -178,7 +184,8 @@ def data_figures(args, figures, table):
     rows, small = args.rows, max(args.rows // 10, 1000)
     coordinator, shards = None, []
     try:
-        log('starting a coordinator and %d shards' % args.shards)
+        log('building the coordinator extension, starting a coordinator and %d shards' % args.shards)
+        pgdist_ext.install()
         coordinator = start_cluster('bench-coordinator', settings=COORDINATOR_SETTINGS)
         shards = [start_cluster('bench-shard%d' % i, settings=SHARD_SETTINGS) for i in range(args.shards)]
         log('setting up through the modules (ansible-playbook)')
@@ -194,9 +201,14 @@ def data_figures(args, figures, table):
         log('bulk load, %d rows' % rows)
         local = load('load_local', rows, 2)
         tuned = load('load_tuned', rows, 2)
+        timed(conn, 'SET pgdist.async_insert = off')
+        waiting = load('load_tuned', rows, 2)
+        timed(conn, 'RESET pgdist.async_insert')
         table.append(('bulk load %d rows, one local table' % rows, '%.2f s' % local, ''))
         table.append(('bulk load %d rows, 4 shards, tuned fdw' % rows, '%.2f s' % tuned, 'batch_size 1000'))
+        table.append(('the same, each batch waiting for its shard', '%.2f s' % waiting, 'pgdist.async_insert off'))
         figures['bulk_load_ratio'] = tuned / local
+        figures['bulk_load_waiting_ratio'] = waiting / local
 
         log('untuned and routing comparisons, %d rows' % small)
         local_small = load('load_local', small, 2)

@@ -20,7 +20,10 @@
  *     COMMITTED when the local transaction is READ COMMITTED and may write
  *     (pgdist.read_committed);
  *   - COMMIT TRANSACTION becomes PREPARE TRANSACTION when twophase.c has
- *     decided on two-phase commit and this connection wrote.
+ *     decided on two-phase commit and this connection wrote;
+ *   - the later batches of an INSERT are answered before the shard answers
+ *     (async_insert.c): PQisBusy, PQgetResult, PQcmdTuples and PQclear know
+ *     that answer, and every send first reads the real one.
  */
 #include "pgdist.h"
 
@@ -41,6 +44,9 @@ typedef int (*SendQueryParamsFn) (PGconn *conn, const char *command, int nParams
 								  int resultFormat);
 typedef int (*SendPrepareFn) (PGconn *conn, const char *stmtName, const char *query,
 							  int nParams, const Oid *paramTypes);
+typedef int (*SendQueryPreparedFn) (PGconn *conn, const char *stmtName, int nParams,
+									const char *const *paramValues, const int *paramLengths,
+									const int *paramFormats, int resultFormat);
 
 static ConnectParamsFn real_PQconnectdbParams;
 static ConnectParamsFn real_PQconnectStartParams;
@@ -48,6 +54,11 @@ static void (*real_PQfinish) (PGconn *conn);
 int			(*pgdist_real_PQsendQuery) (PGconn *conn, const char *query);
 static SendQueryParamsFn real_PQsendQueryParams;
 static SendPrepareFn real_PQsendPrepare;
+static SendQueryPreparedFn real_PQsendQueryPrepared;
+static int	(*real_PQisBusy) (PGconn *conn);
+static PGresult *(*real_PQgetResult) (PGconn *conn);
+static char *(*real_PQcmdTuples) (PGresult *res);
+static void (*real_PQclear) (PGresult *res);
 
 static HTAB *fdw_conns = NULL;
 static void *postgres_fdw_base = NULL;
@@ -87,6 +98,11 @@ pgdist_shim_init(void)
 	pgdist_real_PQsendQuery = (int (*) (PGconn *, const char *)) real_symbol("PQsendQuery");
 	real_PQsendQueryParams = (SendQueryParamsFn) real_symbol("PQsendQueryParams");
 	real_PQsendPrepare = (SendPrepareFn) real_symbol("PQsendPrepare");
+	real_PQsendQueryPrepared = (SendQueryPreparedFn) real_symbol("PQsendQueryPrepared");
+	real_PQisBusy = (int (*) (PGconn *)) real_symbol("PQisBusy");
+	real_PQgetResult = (PGresult * (*) (PGconn *)) real_symbol("PQgetResult");
+	real_PQcmdTuples = (char *(*) (PGresult *)) real_symbol("PQcmdTuples");
+	real_PQclear = (void (*) (PGresult *)) real_symbol("PQclear");
 
 	/*
 	 * Libraries loaded later bind to the first definition in the global
@@ -155,6 +171,7 @@ register_conn(PGconn *conn)
 	fc->wrote = false;
 	fc->prepared = false;
 	fc->gid[0] = '\0';
+	fc->unread = NULL;
 
 	/*
 	 * postgres_fdw registered its transaction callback before opening its
@@ -239,7 +256,10 @@ PGDIST_EXPORT void
 PQfinish(PGconn *conn)
 {
 	if (find_conn(conn) != NULL)
+	{
 		hash_search(fdw_conns, &conn, HASH_REMOVE, NULL);
+		pgdist_async_deallocated(conn, NULL);
+	}
 	real_PQfinish(conn);
 }
 
@@ -291,7 +311,11 @@ PQsendQuery(PGconn *conn, const char *query)
 	FdwConn    *fc = find_conn(conn);
 
 	if (fc != NULL && query != NULL)
+	{
+		pgdist_async_read(fc);
 		query = observe(fc, query);
+		pgdist_async_deallocated(conn, query);
+	}
 	return pgdist_real_PQsendQuery(conn, query);
 }
 
@@ -302,6 +326,8 @@ PQsendQueryParams(PGconn *conn, const char *command, int nParams, const Oid *par
 {
 	FdwConn    *fc = find_conn(conn);
 
+	if (fc != NULL)
+		pgdist_async_read(fc);
 	if (fc != NULL && command != NULL && is_write(command))
 		fc->wrote = true;
 	return real_PQsendQueryParams(conn, command, nParams, paramTypes, paramValues,
@@ -314,9 +340,69 @@ PQsendPrepare(PGconn *conn, const char *stmtName, const char *query, int nParams
 {
 	FdwConn    *fc = find_conn(conn);
 
-	if (fc != NULL && query != NULL && is_write(query))
+	if (fc == NULL || query == NULL)
+		return real_PQsendPrepare(conn, stmtName, query, nParams, paramTypes);
+	pgdist_async_read(fc);
+	if (is_write(query))
 		fc->wrote = true;
-	return real_PQsendPrepare(conn, stmtName, query, nParams, paramTypes);
+	if (!real_PQsendPrepare(conn, stmtName, query, nParams, paramTypes))
+		return 0;
+	pgdist_async_prepared(conn, stmtName, query);
+	return 1;
+}
+
+PGDIST_EXPORT int
+PQsendQueryPrepared(PGconn *conn, const char *stmtName, int nParams,
+					const char *const *paramValues, const int *paramLengths,
+					const int *paramFormats, int resultFormat)
+{
+	FdwConn    *fc = find_conn(conn);
+
+	if (fc != NULL)
+		pgdist_async_read(fc);
+	if (!real_PQsendQueryPrepared(conn, stmtName, nParams, paramValues, paramLengths,
+								  paramFormats, resultFormat))
+		return 0;
+	if (fc != NULL && resultFormat == 0)
+		pgdist_async_executed(fc, stmtName);
+	return 1;
+}
+
+/* The four below are where postgres_fdw reads an answer async_insert.c gave before the shard's. */
+PGDIST_EXPORT int
+PQisBusy(PGconn *conn)
+{
+	if (pgdist_async_answers(conn))
+		return 0;
+	return real_PQisBusy(conn);
+}
+
+PGDIST_EXPORT PGresult *
+PQgetResult(PGconn *conn)
+{
+	PGresult   *res;
+
+	if (pgdist_async_answers(conn))
+		return pgdist_async_answer();
+	res = real_PQgetResult(conn);
+	pgdist_async_result(conn, res);
+	return res;
+}
+
+PGDIST_EXPORT char *
+PQcmdTuples(PGresult *res)
+{
+	if (pgdist_async_is_answer(res))
+		return (char *) pgdist_async_answer_tuples();
+	return real_PQcmdTuples(res);
+}
+
+/* The early answer is kept for the next batch: never freed, so its address is never another result's. */
+PGDIST_EXPORT void
+PQclear(PGresult *res)
+{
+	if (!pgdist_async_is_answer(res))
+		real_PQclear(res);
 }
 
 void
@@ -345,6 +431,7 @@ reset_conn(FdwConn *fc, void *arg)
 	fc->wrote = false;
 	fc->prepared = false;
 	fc->gid[0] = '\0';
+	fc->unread = NULL;
 	return true;
 }
 
@@ -352,5 +439,6 @@ void
 pgdist_reset_conns(void)
 {
 	pgdist_foreach_conn(reset_conn, NULL);
+	pgdist_async_deallocated(NULL, NULL);
 	pgdist_xact_writes = false;
 }

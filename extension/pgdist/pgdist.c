@@ -23,6 +23,7 @@ int			pgdist_deadlock_check_interval = 2000;
 int			pgdist_recovery_interval = 10000;
 int			pgdist_frozen_backend_timeout = 20;
 int			pgdist_commit_timeout = 10000;
+bool		pgdist_async_insert = true;
 
 PgdistShared *pgdist_shared = NULL;
 
@@ -45,6 +46,10 @@ define_settings(void)
 							 "Runs the remote transactions of READ COMMITTED transactions at READ COMMITTED.",
 							 "Off keeps postgres_fdw's REPEATABLE READ for them.",
 							 &pgdist_read_committed, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("pgdist.async_insert",
+							 "Sends the later batches of an INSERT into a foreign table without waiting for each answer.",
+							 "Each answer is read before the next command on its connection; off waits for every batch.",
+							 &pgdist_async_insert, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("pgdist.database",
 							   "Database whose foreign servers the pgdist maintenance worker looks after.",
 							   NULL, &pgdist_database, "postgres", PGC_POSTMASTER, 0, NULL, NULL, NULL);

@@ -50,6 +50,7 @@ extern int	pgdist_deadlock_check_interval;
 extern int	pgdist_recovery_interval;
 extern int	pgdist_frozen_backend_timeout;
 extern int	pgdist_commit_timeout;
+extern bool pgdist_async_insert;
 
 /* Shared state (pgdist.c) */
 typedef struct DeadlockSlot
@@ -73,6 +74,8 @@ typedef struct PgdistShared
 extern PgdistShared *pgdist_shared;
 
 /* libpq_shim.c: the connections postgres_fdw opened, as libpq sees them */
+struct InsertStatement;
+
 typedef struct FdwConn
 {
 	PGconn	   *conn;			/* hash key */
@@ -80,6 +83,7 @@ typedef struct FdwConn
 	bool		wrote;			/* a write was sent in this local transaction */
 	bool		prepared;		/* its COMMIT was sent as PREPARE TRANSACTION */
 	char		gid[PGDIST_GID_LEN];
+	struct InsertStatement *unread; /* a batch answered early, its real answer not read yet */
 } FdwConn;
 
 extern void pgdist_shim_init(void);
@@ -90,6 +94,18 @@ extern void pgdist_foreach_conn(FdwConnVisitor visitor, void *arg);
 extern void pgdist_reset_conns(void);
 extern const char *pgdist_application_name(void);
 extern int	(*pgdist_real_PQsendQuery) (PGconn *conn, const char *query);
+
+/* async_insert.c: batches of postgres_fdw's INSERTs sent without waiting for their answer */
+extern void pgdist_async_prepared(PGconn *conn, const char *name, const char *query);
+extern void pgdist_async_deallocated(PGconn *conn, const char *sql);
+extern void pgdist_async_executed(FdwConn *fc, const char *name);
+extern bool pgdist_async_answers(PGconn *conn);
+extern PGresult *pgdist_async_answer(void);
+extern bool pgdist_async_is_answer(const PGresult *res);
+extern const char *pgdist_async_answer_tuples(void);
+extern void pgdist_async_result(PGconn *conn, PGresult *res);
+extern void pgdist_async_read(FdwConn *fc);
+extern void pgdist_async_read_all(void);
 
 /* twophase.c */
 extern void pgdist_twophase_init(void);

@@ -19,6 +19,7 @@
 #include "utils/fmgroids.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/timestamp.h"
 #include "pgstat.h"
 
 #define CONNECT_TIMEOUT_S "5"
@@ -191,9 +192,11 @@ pgdist_wait_result(PGconn *conn, TimestampTz deadline, bool interruptible)
 		now = GetCurrentTimestamp();
 		if (now >= deadline || PQsocket(conn) < 0)
 			return false;
-		rc = WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT |
-							   WL_EXIT_ON_PM_DEATH, PQsocket(conn),
-							   (long) ((deadline - now) / 1000) + 1, PG_WAIT_EXTENSION);
+		/* DT_NOEND: no time limit */
+		rc = WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH |
+							   (deadline == DT_NOEND ? 0 : WL_TIMEOUT), PQsocket(conn),
+							   deadline == DT_NOEND ? -1L : (long) ((deadline - now) / 1000) + 1,
+							   PG_WAIT_EXTENSION);
 		if (rc & WL_LATCH_SET)
 		{
 			ResetLatch(MyLatch);

@@ -123,6 +123,7 @@ pgdist_early_xact_callback(XactEvent event, void *arg)
 	}
 	if (event != XACT_EVENT_PRE_COMMIT)
 		return;
+	pgdist_async_read_all();
 	xact_two_phase = false;
 	xact_prepared = 0;
 	pgdist_foreach_conn(count_writers, &writers);
