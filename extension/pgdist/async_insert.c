@@ -100,16 +100,10 @@ find_statement(PGconn *conn, const char *name, HASHACTION action, bool *found)
 
 	if (statements == NULL)
 	{
-		HASHCTL		ctl;
-
 		if (action == HASH_FIND)
 			return NULL;
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(InsertStatementKey);
-		ctl.entrysize = sizeof(InsertStatement);
-		ctl.hcxt = TopMemoryContext;
-		statements = hash_create("pgdist postgres_fdw inserts", 16, &ctl,
-								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		statements = pgdist_hash("pgdist postgres_fdw inserts", 16, sizeof(InsertStatementKey),
+								 sizeof(InsertStatement), TopMemoryContext);
 	}
 	if (name == NULL || strlen(name) >= NAMEDATALEN)
 		return NULL;

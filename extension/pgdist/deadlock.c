@@ -260,17 +260,12 @@ read_server(WaitGraph *g, int server, RemoteServer *rs, const char *prefix)
 static void
 build_graph(WaitGraph *g, bool need_long_wait)
 {
-	HASHCTL		ctl;
 	char	   *prefix = appname_prefix();
 	ListCell   *lc;
 	int			server = 0;
 
 	memset(g, 0, sizeof(*g));
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(NodeKey);
-	ctl.entrysize = sizeof(WaitNode);
-	ctl.hcxt = CurrentMemoryContext;
-	g->nodes = hash_create("pgdist wait graph", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	g->nodes = pgdist_hash("pgdist wait graph", 64, sizeof(NodeKey), sizeof(WaitNode), CurrentMemoryContext);
 	read_coordinator(g);
 	if (need_long_wait && !g->long_wait)
 		return;
@@ -688,15 +683,7 @@ pgdist_orphan_pass(void)
 	int			terminated = 0;
 
 	if (frozen == NULL)
-	{
-		HASHCTL		ctl;
-
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(int);
-		ctl.entrysize = sizeof(Frozen);
-		ctl.hcxt = TopMemoryContext;
-		frozen = hash_create("pgdist stopped backends", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
+		frozen = pgdist_hash("pgdist stopped backends", 16, sizeof(int), sizeof(Frozen), TopMemoryContext);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pgdist: SPI_connect failed");
 	servers = pgdist_connect_servers();

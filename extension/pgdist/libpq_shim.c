@@ -156,16 +156,8 @@ register_conn(PGconn *conn)
 	if (conn == NULL)
 		return;
 	if (fdw_conns == NULL)
-	{
-		HASHCTL		ctl;
-
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(PGconn *);
-		ctl.entrysize = sizeof(FdwConn);
-		ctl.hcxt = TopMemoryContext;
-		fdw_conns = hash_create("pgdist postgres_fdw connections", 16, &ctl,
-								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
+		fdw_conns = pgdist_hash("pgdist postgres_fdw connections", 16, sizeof(PGconn *), sizeof(FdwConn),
+								TopMemoryContext);
 	fc = (FdwConn *) hash_search(fdw_conns, &conn, HASH_ENTER, &found);
 	fc->in_xact = false;
 	fc->wrote = false;

@@ -109,6 +109,19 @@ startup_shmem(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
+/* A hash table of fixed-size binary keys in context. */
+HTAB *
+pgdist_hash(const char *name, long size, Size keysize, Size entrysize, MemoryContext context)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = keysize;
+	ctl.entrysize = entrysize;
+	ctl.hcxt = context;
+	return hash_create(name, size, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
 /* Notes whether the transaction writes or locks rows, before postgres_fdw opens its remote transactions. */
 static void
 executor_start(QueryDesc *queryDesc, int eflags)

@@ -28,6 +28,7 @@
 #include "port/atomics.h"
 #include "storage/lock.h"
 #include "storage/spin.h"
+#include "utils/hsearch.h"
 #include "utils/tuplestore.h"
 
 /*
@@ -140,6 +141,7 @@ extern void pgdist_emit_log_hook(ErrorData *edata);
 extern void pgdist_clear_own_slot(void);
 
 /* pgdist.c */
+extern HTAB *pgdist_hash(const char *name, long size, Size keysize, Size entrysize, MemoryContext context);
 extern void pgdist_materialize(FunctionCallInfo fcinfo);
 
 /* worker.c */

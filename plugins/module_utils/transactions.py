@@ -34,7 +34,7 @@ from ansible_collections.pgdist.cluster.plugins.module_utils.topology import fla
 
 LIBRARY = 'pgdist'
 # pgdist_extension_settings: the extension's own settings (pgdist.<name>), documented in its README.
-EXTENSION_SETTINGS = dict(two_phase_commit=True, read_committed=True, deadlock_check_interval='2s',
+EXTENSION_SETTINGS = dict(two_phase_commit=True, read_committed=True, async_insert=True, deadlock_check_interval='2s',
                           recovery_interval='10s', frozen_backend_timeout='20s', commit_timeout='10s')
 KEEPALIVES = dict(idle=10, interval=5, count=3)
 MANAGED_SETTINGS = (
@@ -58,7 +58,7 @@ def extension_settings(variables):
     if not flag(variables['coordinator_extension'], 'pgdist_coordinator_extension'):
         return None
     settings = _checked(variables['extension_settings'], EXTENSION_SETTINGS, 'pgdist_extension_settings')
-    for name in ('two_phase_commit', 'read_committed'):
+    for name in ('two_phase_commit', 'read_committed', 'async_insert'):
         settings[name] = flag(settings[name], 'pgdist_extension_settings.' + name)
     return settings
 
