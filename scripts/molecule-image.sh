@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds the base image the molecule scenarios run on, when it is missing.
+# Builds the base image the molecule scenarios run on, when it is missing or was
+# built from another package list.
 #
 # The image is a minimal Debian bookworm made with debootstrap and loaded with
-# `docker import` (no registry needed), cached by name: a second run does
-# nothing. It carries python3 + psycopg2 for Ansible, no systemd, and the
-# PostgreSQL packages *downloaded but not installed* (apt's archive cache), so
-# the server role still installs them itself in every container but without
-# fetching them again from the mirror.
+# `docker import` (no registry needed), cached by name and by what it was made
+# of (the label pgdist.molecule.recipe): a second run does nothing. It carries
+# python3 + psycopg2 for Ansible, no systemd, and the PostgreSQL, Patroni and
+# etcd packages *downloaded but not installed* (apt's archive cache), so the
+# roles still install them themselves in every container but without fetching
+# them again from the mirror.
 #
 #   PGDIST_MOLECULE_IMAGE   image name (default pgdist-molecule-debian:bookworm).
 #                           Any other name is used as is: it must exist or be
@@ -25,9 +27,18 @@ PREFETCH=${PGDIST_MOLECULE_PREFETCH-postgresql-15 postgresql-contrib-15 postgres
 
 log() { echo "molecule-image: $*" >&2; }
 
+# What the image is made of, kept as a label on it: an image built from another list (an older checkout's,
+# without Patroni and etcd) is rebuilt, as on a fresh machine.
+INCLUDE=python3,python3-apt,python3-psycopg2,sudo,iproute2,procps,ca-certificates
+RECIPE="$SUITE include=$INCLUDE prefetch=$PREFETCH"
+
 if [ "${PGDIST_MOLECULE_REBUILD:-0}" != 1 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
-  log "$IMAGE is present"
-  exit 0
+  built=$(docker image inspect --format '{{ index .Config.Labels "pgdist.molecule.recipe" }}' "$IMAGE" 2>/dev/null || true)
+  if [ "$IMAGE" != "$DEFAULT_IMAGE" ] || [ "$built" = "$RECIPE" ]; then
+    log "$IMAGE is present"
+    exit 0
+  fi
+  log "$IMAGE was built from another package list ('${built:-none}'): rebuilding"
 fi
 
 if [ "$IMAGE" != "$DEFAULT_IMAGE" ] && [ -z "${PGDIST_MOLECULE_BUILD:-}" ]; then
@@ -70,7 +81,7 @@ trap cleanup EXIT
 
 log "debootstrap $SUITE from $MIRROR into $ROOT"
 debootstrap --variant=minbase \
-  --include=python3,python3-apt,python3-psycopg2,sudo,iproute2,procps,ca-certificates \
+  --include="$INCLUDE" \
   "$SUITE" "$ROOT" "$MIRROR" >"$ROOT.log" 2>&1 || { tail -n 40 "$ROOT.log" >&2; rm -f "$ROOT.log"; exit 1; }
 rm -f "$ROOT.log"
 
@@ -94,6 +105,7 @@ rm -f "$ROOT/etc/hostname" "$ROOT/etc/resolv.conf"
 log "importing as $IMAGE"
 tar -C "$ROOT" --numeric-owner -c . | docker import \
   --change 'ENV LANG=C.UTF-8' \
+  --change "LABEL pgdist.molecule.recipe=\"$RECIPE\"" \
   --change 'CMD ["/bin/sh", "-c", "trap exit TERM; while :; do sleep 3600 & wait; done"]' \
   - "$IMAGE" >/dev/null
 log "built $IMAGE"
