@@ -105,8 +105,10 @@ def member_endpoints(peers):
 
 def ha_hba_rules(members, user):
     """Every member admits Patroni's replication login from every member: streaming replication (standbys
-    and their base backup) and pg_rewind of a former primary (it reads the database postgres)."""
-    rules = []
+    and their base backup) and pg_rewind of a former primary (it reads the database postgres); and on its own
+    socket, where a standby's Patroni reads its timeline before it takes part in a failover."""
+    rules = [dict(type='local', database='replication', user=user, method='scram-sha-256',
+                  comment="Patroni's replication connection to its own member (timeline and WAL position)")]
     for member in members:
         rules.append(dict(type='host', database='replication', user=user, address=member['address'],
                           method='scram-sha-256', comment='streaming replication to %s (Patroni)' % member['host']))
@@ -168,7 +170,7 @@ def patroni_config(scope, name, address, cluster, settings, hba_lines, etcd_host
             bin_dir=bin_dir or '/usr/lib/postgresql/%s/bin' % cluster['version'],
             # Debian's place for it: /var/lib/postgresql/<version>-<cluster>.pgpass, one per cluster.
             pgpass='%s/%s-%s.pgpass' % (cluster['data_dir'].rsplit('/', 2)[0], cluster['version'], cluster['name']),
-            use_unix_socket=True, use_unix_socket_repl=False,
+            use_unix_socket=True, use_unix_socket_repl=True,
             authentication=dict(superuser=dict(username=cluster['postgres_user']), replication=dict(login),
                                 rewind=dict(login)),
             parameters=parameters, pg_hba=list(hba_lines)),

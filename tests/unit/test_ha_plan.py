@@ -49,10 +49,13 @@ def test_a_standby_holds_what_its_shard_holds_and_takes_writes_only_as_primary()
         assert standby['settings'][name] == shard['settings'][name]
     fdw = [rule for rule in standby['hba_rules'] if rule.get('user') == 'pgdist_fdw' and rule.get('address')]
     assert [rule['address'] for rule in fdw] == ['10.0.0.1']
-    replication = [(r['database'], r['address']) for r in standby['hba_rules'] if r.get('user') == 'pgdist_patroni']
-    assert replication == [('replication', '10.0.0.2'), ('postgres', '10.0.0.2'), ('replication', '10.0.0.5'),
-                           ('postgres', '10.0.0.5')]
-    assert all(r['type'] == 'hostssl' for r in standby['hba_rules'] if r.get('user') == 'pgdist_patroni')
+    replication = [(r['type'], r['database'], r.get('address')) for r in standby['hba_rules']
+                   if r.get('user') == 'pgdist_patroni']
+    # Its own socket for the local replication connection Patroni makes (use_unix_socket_repl), TLS between members.
+    assert replication == [('local', 'replication', None),
+                           ('hostssl', 'replication', '10.0.0.2'), ('hostssl', 'postgres', '10.0.0.2'),
+                           ('hostssl', 'replication', '10.0.0.5'), ('hostssl', 'postgres', '10.0.0.5')]
+    assert standby['ha']['config']['postgresql']['use_unix_socket_repl'] is True
 
 
 def test_the_member_read_out_of_recovery_takes_the_writes():

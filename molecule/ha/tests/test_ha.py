@@ -21,6 +21,7 @@ import pgdist_checks
 globals().update(pgdist_checks.checks())
 
 FAILOVER_LIMIT = 30
+PATRONI_USER = "pgdist_patroni"
 # Runs in the coordinator container: inserts, one per transaction, only ids whose partition is on the shard
 # named in argv[3] (the other shard's keep working all along), and prints which returned success and when.
 WRITER = r"""
@@ -92,6 +93,10 @@ def test_members_stream_synchronously(nodes, groups):
         for name in members:
             # The plan's settings through Patroni, the same on every member.
             assert nodes[name].value("SHOW max_prepared_transactions") == "100"
+            # Patroni's own logins pass pg_hba (a standby reads its timeline on its socket before a failover).
+            refused = nodes[name].run(f"grep -h 'no pg_hba.conf entry.*user \"{PATRONI_USER}\"' "
+                                      "/var/log/postgresql/patroni@*.log", check=False).stdout
+            assert not refused, f"{name}: {refused.splitlines()[:2]}"
 
 
 def test_foreign_servers_list_every_member(coordinator, nodes, groups, db):
@@ -121,12 +126,17 @@ def test_writes_survive_losing_a_primary(coordinator, nodes, groups, db):
     assert after[0] - stopped <= FAILOVER_LIMIT, f"writes came back {after[0] - stopped:.1f} s after the stop"
     assert any(at > stopped for row_id, at, error in result["failed"]), "the stop interrupted no write"
     print(f"writes came back {after[0] - stopped:.1f} s after {primary} was stopped")
+    for row_id, at, error in result["failed"]:
+        print(f"  insert failed {at - stopped:+.1f} s: {error}")
     assert nodes[standby].value("SELECT pg_is_in_recovery()") == "f"
     present = {int(row[0]) for row in coordinator.query("SELECT id FROM items WHERE id > 1000000", db)}
     lost = {row_id for row_id, at in result["acked"]} - present
+    print(f"{len(result['acked'])} inserts acknowledged ({len(after)} after the stop), {len(result['failed'])} failed, "
+          f"{len(present)} rows present, {len(lost)} acknowledged rows missing")
     assert not lost, f"{len(lost)} rows whose INSERT returned success are gone"
 
     # The old primary comes back: its container, then the converge playbook (its etcd and Patroni).
+    started = time.time()
     subprocess.run(["docker", "start", primary], check=True, stdout=subprocess.DEVNULL)
     scenario = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "build",
@@ -138,5 +148,12 @@ def test_writes_survive_losing_a_primary(coordinator, nodes, groups, db):
     assert wait_for(lambda: nodes[primary].psql("SELECT pg_is_in_recovery()", check=False).stdout.strip() == "t", 120)
     assert wait_for(lambda: nodes[standby].value("SELECT count(*) FROM pg_stat_replication "
                                                  "WHERE state = 'streaming'") == "1", 120)
-    assert wait_for(lambda: nodes[primary].value("SELECT count(*) FROM items WHERE id > 1000000", db)
+    # The rows are in the shard's own tables (the coordinator's foreign partitions name them).
+    tables = [row[0] for row in coordinator.query(
+        "SELECT c.relname FROM pg_foreign_table f JOIN pg_class c ON c.oid = f.ftrelid "
+        "JOIN pg_foreign_server s ON s.oid = f.ftserver WHERE s.srvname = 'ha-shard1' ORDER BY 1", db)]
+    rows_there = " UNION ALL ".join(f"SELECT id FROM {table}" for table in tables)
+    assert wait_for(lambda: nodes[primary].value(f"SELECT count(*) FROM ({rows_there}) r WHERE id > 1000000", db)
                     == str(len(present)), 60)
+    print(f"{primary} rejoined as a standby of {standby} with all {len(present)} rows, "
+          f"{time.time() - started:.0f} s after its container was started")
