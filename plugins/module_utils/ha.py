@@ -31,8 +31,9 @@ NAMESPACE = '/pgdist/'
 DEFAULT_API_PORT = 8008
 DEFAULT_ETCD_CLIENT_PORT = 2379
 DEFAULT_ETCD_PEER_PORT = 2380
-# A dead member costs a new foreign server connection at most this long before libpq tries the next host.
-MEMBER_CONNECT_TIMEOUT = '5'
+# A dead member costs a new foreign server connection at most this long before libpq tries the next host: every
+# new coordinator session while a member is lost, and the retries after a failover (part of its 30 s budget).
+MEMBER_CONNECT_TIMEOUT = '3'
 
 
 def port_of(facts, key, default, host):

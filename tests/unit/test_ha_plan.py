@@ -28,7 +28,7 @@ def test_the_coordinator_reaches_every_member_and_writes_to_the_primary():
     servers = dict((server['name'], server['options']) for server in plan['hosts']['c1']['foreign_servers'])
     assert sorted(servers) == ['s1', 's2']
     assert dict((key, servers['s1'][key]) for key in ('host', 'port', 'target_session_attrs', 'connect_timeout')) == \
-        dict(host='10.0.0.2,10.0.0.5', port='5433,5436', target_session_attrs='read-write', connect_timeout='5')
+        dict(host='10.0.0.2,10.0.0.5', port='5433,5436', target_session_attrs='read-write', connect_timeout='3')
     assert servers['s2']['host'] == '10.0.0.3,10.0.0.6'
     # The partitions are still placed on the shard names.
     assert plan['placement'] == {'public.events_p0': 's1', 'public.events_p1': 's2', 'public.child1': 's1'}
