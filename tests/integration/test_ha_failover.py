@@ -228,7 +228,7 @@ def setup_shard_and_coordinator(plan, primary, coordinator):
 
 class Writer(threading.Thread):
     """Inserts one row per transaction through the coordinator, new ids each time; remembers the ids whose
-    INSERT returned success and when the first one did after a given moment."""
+    INSERT returned success with when it began, and the first one begun after a given moment."""
 
     def __init__(self, coordinator):
         super(Writer, self).__init__(daemon=True)
@@ -242,10 +242,13 @@ class Writer(threading.Thread):
         conn = self.coordinator.connect(DB)
         while not self.stopping.is_set():
             self.next_id += 1
+            # When the INSERT began: a thread starved on a loaded machine would otherwise stamp an insert
+            # that finished before the kill with a time after it.
+            began = time.time()
             try:
                 with conn.cursor() as cursor:
                     cursor.execute('INSERT INTO items (id) VALUES (%s)', (self.next_id,))
-                self.acknowledged.append((self.next_id, time.time()))
+                self.acknowledged.append((self.next_id, began))
             except psycopg2.Error as exc:
                 self.errors.append((time.time(), str(exc).strip().splitlines()[0]))
                 time.sleep(0.2)
