@@ -51,7 +51,6 @@ static PGconn *early_conn = NULL;	/* its connection, until postgres_fdw has read
 static bool early_given = false;
 
 /* The statement whose first execution's count is being checked. */
-static PGconn *checked_conn = NULL;
 static InsertStatement *checked = NULL;
 
 /*
@@ -117,7 +116,7 @@ static void
 forget_statement(InsertStatement *st)
 {
 	if (st == checked)
-		checked = NULL, checked_conn = NULL;
+		checked = NULL;
 	pfree(st->query);
 	hash_search(statements, &st->key, HASH_REMOVE, NULL);
 }
@@ -184,7 +183,6 @@ pgdist_async_executed(FdwConn *fc, const char *name)
 		return;
 	if (st->executions++ == 0)
 	{
-		checked_conn = fc->conn;
 		checked = st;
 		return;
 	}
@@ -233,10 +231,10 @@ pgdist_async_answer_tuples(void)
 void
 pgdist_async_result(PGconn *conn, PGresult *res)
 {
-	if (conn != checked_conn || checked == NULL)
+	if (checked == NULL || conn != checked->key.conn)
 		return;
 	if (res == NULL)
-		checked_conn = NULL, checked = NULL;
+		checked = NULL;
 	else if (PQresultStatus(res) == PGRES_COMMAND_OK && atoi(PQcmdTuples(res)) != checked->rows)
 		checked->rows = 0;
 }

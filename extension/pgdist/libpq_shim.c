@@ -147,6 +147,18 @@ find_conn(PGconn *conn)
 	return (FdwConn *) hash_search(fdw_conns, &conn, HASH_FIND, NULL);
 }
 
+/* A connection's state at the start of a local transaction. */
+static bool
+reset_conn(FdwConn *fc, void *arg)
+{
+	fc->in_xact = false;
+	fc->wrote = false;
+	fc->prepared = false;
+	fc->gid[0] = '\0';
+	fc->unread = NULL;
+	return true;
+}
+
 static void
 register_conn(PGconn *conn)
 {
@@ -159,11 +171,7 @@ register_conn(PGconn *conn)
 		fdw_conns = pgdist_hash("pgdist postgres_fdw connections", 16, sizeof(PGconn *), sizeof(FdwConn),
 								TopMemoryContext);
 	fc = (FdwConn *) hash_search(fdw_conns, &conn, HASH_ENTER, &found);
-	fc->in_xact = false;
-	fc->wrote = false;
-	fc->prepared = false;
-	fc->gid[0] = '\0';
-	fc->unread = NULL;
+	reset_conn(fc, NULL);
 
 	/*
 	 * postgres_fdw registered its transaction callback before opening its
@@ -414,17 +422,6 @@ pgdist_foreach_conn(FdwConnVisitor visitor, void *arg)
 			return;
 		}
 	}
-}
-
-static bool
-reset_conn(FdwConn *fc, void *arg)
-{
-	fc->in_xact = false;
-	fc->wrote = false;
-	fc->prepared = false;
-	fc->gid[0] = '\0';
-	fc->unread = NULL;
-	return true;
 }
 
 void
