@@ -138,6 +138,11 @@ def current_user(conn):
     return fetch_one(conn, "SELECT current_user AS name")['name']
 
 
+def setting(conn, name):
+    """A setting's value, None where the server does not know it (an extension's setting it has not loaded)."""
+    return fetch_one(conn, "SELECT pg_catalog.current_setting(%s, true) AS value", (name,))['value']
+
+
 # -- replication ---------------------------------------------------------------
 
 def relation_kind(conn, schema, name):

@@ -152,3 +152,83 @@ def test_analyze_refreshes_statistics_without_a_change(deployed):
     counted = coordinator.query("SELECT relname, reltuples FROM pg_class WHERE relname LIKE 'accounts_p_' ORDER BY 1",
                                 dbname=DB)
     assert sum(tuples for name, tuples in counted) == 40 and all(tuples > 0 for name, tuples in counted)
+
+
+# -- shard tables made by hand, as in the seeds ----------------------------------------------------------
+
+SEED_DB = 'ptkeyseed'
+SEED_SERVERS = {'paris': 'shard1', 'lagos': 'shard2'}
+BOOKSAMPLE = [{'name': 'id', 'type': 'int'}, {'name': 'state', 'type': 'varchar'},
+              {'name': 'location', 'type': 'varchar'}]
+
+
+def booksample(clusters, side='coordinator', partitioning='declarative', server=None, **extra):
+    """The seed's booksample by location; on a shard (server given) only that server's partition."""
+    parts = [{'name': 'booksample_%s' % site, 'values': [site], 'server': site} for site in sorted(SEED_SERVERS)]
+    if server:
+        parts = [dict(part, server=None) for part in parts if part['server'] == server]
+    cluster = clusters[SEED_SERVERS[server]] if server else clusters['coordinator']
+    args = dict(cluster.login, db=SEED_DB, name='booksample', side=side, partitioning=partitioning,
+                columns=BOOKSAMPLE, partition_by={'method': 'list', 'key': 'location'}, partitions=parts)
+    args.update(extra)
+    return {'name': 'booksample %s %s' % (side, server or ''), 'pgdist.cluster.partitioned_table': args}
+
+
+def counts(coordinator):
+    """Per location: rows counted with pruning to the location's partition, and without (an expression)."""
+    return dict((site, (coordinator.scalar('SELECT count(*) FROM booksample WHERE location = %s', (site,),
+                                           dbname=SEED_DB),
+                        coordinator.scalar("SELECT count(*) FROM booksample WHERE location || '' = %s", (site,),
+                                           dbname=SEED_DB)))
+                for site in sorted(SEED_SERVERS))
+
+
+@pytest.fixture()
+def hand_made(clusters):
+    """The seed's sites: each shard table created by hand, without a CHECK, holding its rows."""
+    fdw_database(SEED_DB, clusters['coordinator'], dict((site, clusters[shard]) for site, shard in SEED_SERVERS.items()))
+    for site, number in (('paris', 1), ('lagos', 2)):
+        clusters[SEED_SERVERS[site]].query('CREATE TABLE booksample_%s (id int, state varchar, location varchar); '
+                              "INSERT INTO booksample_%s VALUES (%d, 'new', '%s')" % (site, site, number, site),
+                              dbname=SEED_DB)
+    return clusters
+
+
+@pytest.mark.parametrize('partitioning', ['declarative', 'inheritance'])
+def test_unguarded_shard_tables_are_refused_then_guarded_by_side_shard(hand_made, partitioning):
+    """The issue's finding: UPDATE booksample SET location = 'paris' on a row of booksample_lagos left it on
+    Lagos, hidden from the pruned count. Without the coordinator extension, key_update: refuse is refused
+    until each shard table refuses rows outside its bounds; side: shard adds that to the hand-made tables."""
+    coordinator = hand_made['coordinator']
+    refused = run_tasks([booksample(hand_made, partitioning=partitioning)])
+    assert not refused.ok
+    message = refused.results()[0]['msg']
+    assert message.startswith('key_update: refuse cannot be honoured: the shard table of booksample_lagos '
+                              '(public.booksample_lagos on lagos), booksample_paris (public.booksample_paris on '
+                              'paris) has no pgdist bounds CHECK'), message
+    assert message.endswith('nothing was changed')
+    assert coordinator.scalar("SELECT to_regclass('booksample') IS NULL", dbname=SEED_DB)
+    guard = run_tasks([booksample(hand_made, side='shard', partitioning=partitioning, server=site)
+                       for site in sorted(SEED_SERVERS)] + [booksample(hand_made, partitioning=partitioning)] * 2)
+    assert guard.ok, guard.stdout
+    assert [result['changed'] for result in guard.results()] == [True, True, True, False]
+    assert all(not result.get('warnings') for result in guard.results()), guard.results()
+    before = counts(coordinator)
+    assert before == {'lagos': (1, 1), 'paris': (1, 1)}
+    with pytest.raises(psycopg2.errors.CheckViolation, match='outside its partition'):
+        coordinator.query("UPDATE booksample SET location = 'paris' WHERE id = 2", dbname=SEED_DB)
+    assert counts(coordinator) == before
+
+
+def test_key_update_move_over_unguarded_shard_tables_moves_the_row_with_a_warning(hand_made):
+    coordinator = hand_made['coordinator']
+    run = run_tasks([booksample(hand_made, key_update='move')] * 2)
+    assert run.ok, run.stdout
+    first, second = run.results()
+    assert first['changed'] and not second['changed']
+    assert 'rows written into those partitions by name, or on the shard, are not checked' in first['warnings'][0]
+    assert 'moved (key_update: move)' in first['warnings'][0]
+    coordinator.query("UPDATE booksample SET location = 'paris' WHERE id = 2", dbname=SEED_DB)
+    assert counts(coordinator) == {'lagos': (0, 0), 'paris': (2, 2)}
+    assert hand_made['shard1'].scalar("SELECT count(*) FROM booksample_paris WHERE id = 2", dbname=SEED_DB) == 1
+    assert hand_made['shard2'].scalar('SELECT count(*) FROM booksample_lagos', dbname=SEED_DB) == 0

@@ -318,6 +318,56 @@ def test_key_update_move_adds_the_mover_and_refuse_removes_it():
                   coordinator_snapshot(converged_children()[1:])) == []
 
 
+def remote_snapshot(checks=None, error=None, refused=False, **extra):
+    """The converged coordinator with what the shard of r_lagos (server s1) was read to hold."""
+    remote = {}
+    if checks is not None:
+        remote[('s1', 'public', 'r_lagos')] = relation('public', 'r_lagos', checks=checks) if checks != 'missing' else None
+    return coordinator_snapshot(converged_children(), remote_tables=remote, key_updates_refused=refused,
+                                remote_errors={'s1': error} if error else {}, **extra)
+
+
+def lagos_check():
+    layout = layout_of()
+    return bound_check_identifier(layout, layout.partitions[1].bound)
+
+
+def test_shard_table_with_its_bounds_check_is_trusted_silently():
+    statements, outcome, result = planned(layout_of(), remote_snapshot(checks=[lagos_check()]))
+    assert statements == [] and result.warnings == []
+
+
+def test_shard_table_without_bounds_check_refused_for_key_update_refuse():
+    message = refusal(layout_of(), remote_snapshot(checks=[]))
+    assert message.startswith('key_update: refuse cannot be honoured: the shard table of r_lagos (public.r_lagos on '
+                              's1) has no pgdist bounds CHECK')
+    assert 'side: shard for public.r on those shards' in message and message.endswith('nothing was changed')
+    # a CHECK for other bounds (the partition was re-bounded since) does not count
+    other = bound_check_identifier(layout_of(), layout_of(partitions=[dict(PARTS[1], values=['oslo'])]).partitions[0].bound)
+    assert refusal(layout_of(), remote_snapshot(checks=[other])).startswith('key_update: refuse cannot be honoured')
+
+
+@pytest.mark.parametrize('params, refused, words', [
+    ({}, True, 'refused by the coordinator extension'),
+    ({'key_update': 'move'}, False, 'moved (key_update: move)')])
+def test_shard_table_without_bounds_check_is_a_warning_when_updates_are_covered(params, refused, words):
+    statements, outcome, result = planned(layout_of(**params), remote_snapshot(checks=[], refused=refused))
+    assert len(result.warnings) == 1
+    assert result.warnings[0].startswith('the shard table of r_lagos (public.r_lagos on s1) has no pgdist bounds CHECK')
+    assert 'rows written into those partitions by name, or on the shard, are not checked' in result.warnings[0]
+    assert words in result.warnings[0]
+
+
+def test_shard_table_that_cannot_be_read_or_is_missing_is_a_warning():
+    for snapshot, reason in ((remote_snapshot(error='connection refused'), 'connection refused'),
+                             (remote_snapshot(checks='missing'), 'no such table there')):
+        statements, outcome, result = planned(layout_of(), snapshot)
+        assert result.warnings == ['cannot tell whether the shard tables behind these foreign partitions refuse rows '
+                                   'outside their bounds: r_lagos (public.r_lagos on s1): %s' % reason]
+    # not read (check mode: the shard's task of this run creates it), nothing to say
+    assert planned(layout_of(), remote_snapshot())[2].warnings == []
+
+
 def test_key_update_move_needs_declarative_partitioning():
     with pytest.raises(InvalidInput, match='key_update: move needs partitioning: declarative'):
         layout_of(partitioning='inheritance', key_update='move')

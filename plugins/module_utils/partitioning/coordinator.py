@@ -20,6 +20,7 @@ from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import 
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning import sql
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.base import Planner, column_view
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.layout import MOVER_SUFFIX, ROUTING_SUFFIX
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.shard import bound_checks, hash_shape_text
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.snapshot import read_coordinator, remote_of
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import Refusal, options_diff
 
@@ -66,6 +67,7 @@ class CoordinatorPlanner(Planner):
         listed = set(part.qualified for part in layout.partitions)
         unlisted = [key for key in snapshot.children if key not in listed]
         self.reconcile_partitions(unlisted)
+        self.check_remote_bounds()
         if parent is not None:
             self.primary_key(layout.table, layout.label, parent['primary_key'])
         self.row_movement()
@@ -139,6 +141,51 @@ class CoordinatorPlanner(Planner):
         for statement in self.drop_child(part.table, foreign=bool(current['server'])):
             self.plan.add(statement)
         return True
+
+    def check_remote_bounds(self):
+        """Each foreign partition's shard table must refuse rows outside the partition itself.
+
+        PostgreSQL checks neither the bound nor the CHECK constraints of a foreign table, and postgres_fdw updates
+        a row whose key changes in place, on its shard: a row that leaves its bounds there is hidden from every
+        query pruned to the partition its key names. The shard's pgdist bounds CHECK (side: shard creates it, and
+        adds it to a table made by hand once every row fits) refuses such rows. Without it, key_update: refuse
+        needs the coordinator extension's refusal of key-changing UPDATEs; with it or key_update: move, writes
+        into the partition by name or on the shard stay unchecked, a warning.
+        """
+        layout, snapshot = self.layout, self.snapshot
+        unguarded, unverified = [], []
+        for part in layout.partitions:
+            wanted = part.server and bound_checks(layout, part, hash_shape_text(layout, part, self.render))
+            if not wanted or part.server not in snapshot.servers:
+                continue
+            label = '%s (%s.%s on %s)' % ((part.name,) + part.remote + (part.server,))
+            key = (part.server,) + part.remote
+            if part.server in snapshot.remote_errors:
+                unverified.append('%s: %s' % (label, snapshot.remote_errors[part.server]))
+            elif key not in snapshot.remote_tables:
+                continue
+            elif snapshot.remote_tables[key] is None:
+                unverified.append('%s: no such table there' % label)
+            elif not set(wanted) <= set(snapshot.remote_tables[key]['bound_checks']):
+                unguarded.append(label)
+        if unverified:
+            self.plan.warn('cannot tell whether the shard tables behind these foreign partitions refuse rows outside '
+                           'their bounds: %s' % '; '.join(unverified))
+        if not unguarded:
+            return
+        what = ('the shard table of %s has no pgdist bounds CHECK (partitioned_table side: shard creates it, or adds '
+                'it to an existing table once every row fits its bounds)' % ', '.join(unguarded))
+        if layout.key_update == 'refuse' and not snapshot.key_updates_refused:
+            raise Refusal('key_update: refuse cannot be honoured: %s, and PostgreSQL neither moves a row whose key '
+                          'changes out of a foreign partition nor checks it, so such an UPDATE through the '
+                          'coordinator would leave the row on its shard, hidden from queries pruned to the partition '
+                          'its new key names. Run partitioned_table side: shard for %s on those shards, load the '
+                          'coordinator extension pgdist (it refuses such UPDATEs), or set key_update: move; nothing '
+                          'was changed' % (what, layout.label))
+        self.plan.warn('%s: rows written into those partitions by name, or on the shard, are not checked against '
+                       'their bounds (UPDATEs of the key through the coordinator are %s)'
+                       % (what, 'moved (key_update: move)' if layout.key_update == 'move'
+                          else 'refused by the coordinator extension'))
 
     def update_options(self, part, current):
         if part.server:

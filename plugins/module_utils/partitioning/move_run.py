@@ -28,10 +28,10 @@ __metaclass__ = type
 import time
 
 from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild
-from ansible_collections.pgdist.cluster.plugins.module_utils.connection import (
-    ConnectionFailure, connect_as_foreign_server, pg_message)
+from ansible_collections.pgdist.cluster.plugins.module_utils.connection import pg_message
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import check_identifier, split_qualified
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning import sql
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.shards import Shard
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.move import (
     CLOSE_ENOUGH_BYTES, KEPT_INFIX, SUBSCRIPTION_STATES, TWO_PHASE_PREFIX, MoveSnapshot, ShardState, leftovers, move_name, pause_statements, plan_move)
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import Refusal
@@ -42,42 +42,6 @@ except ImportError:  # pragma: no cover - reported by the runner
     pass
 
 POLL_SECONDS = 0.02
-
-
-class Shard(object):
-    """A connection to one shard through its foreign server (None when it cannot be opened) and its state."""
-
-    def __init__(self, request, server):
-        self.server = server
-        self.conn = None
-        self.error = None
-        self.renames = False
-        found = catalog.foreign_server(request.conn, server)
-        mapping = (catalog.user_mapping(request.conn, server, catalog.current_user(request.conn))
-                   or catalog.user_mapping(request.conn, server, 'public'))
-        if found is None or mapping is None:
-            self.error = 'no foreign server %s or no user mapping of %s for it' % (
-                server, catalog.current_user(request.conn))
-            return
-        request.secret(mapping['options'].get('password'))
-        try:
-            self.conn = connect_as_foreign_server(found['options'], mapping['options'],
-                                                  request.params['connect_timeout'])
-        except ConnectionFailure as exc:
-            self.error = str(exc)
-
-    def read(self, reader):
-        """reader(conn) -> ShardState; a failure becomes the state's error."""
-        if self.conn is None:
-            return ShardState(error=self.error)
-        try:
-            return reader(self.conn)
-        except psycopg2.Error as exc:
-            return ShardState(error=pg_message(exc))
-
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
 
 
 def read_source(remote, name):
@@ -114,8 +78,8 @@ def read_move(request, schema, name, to_server, shards):
     slot = move_name(schema, name)
     for server in (source_server, to_server):
         shards[server] = Shard(request, server)
-    snapshot.source = shards[source_server].read(read_source(snapshot.remote, slot))
-    snapshot.target = shards[to_server].read(read_target(snapshot.remote, slot))
+    snapshot.source = shards[source_server].read(read_source(snapshot.remote, slot), ShardState)
+    snapshot.target = shards[to_server].read(read_target(snapshot.remote, slot), ShardState)
     return snapshot
 
 

@@ -41,6 +41,20 @@ INSERT_ONLY_HINT = ('With partitioning: inheritance rows are routed on INSERT on
                     'with the new key through the coordinator.')
 
 
+def bound_checks(layout, part, shape_text):
+    """The bounds CHECK of a shard table, by name; none where it would say nothing: rows routed
+    through another table (route_via) have no key here, and a lone DEFAULT accepts every row."""
+    if layout.route_via or (part.bound.is_default and not sibling_bounds(layout)):
+        return []
+    return [bound_check_identifier(layout, part.bound, shape_text)]
+
+
+def hash_shape_text(layout, part, render):
+    """The hash shape table of part's shard schema as SQL text (see above), None for other methods."""
+    shape = layout.hash_shapes().get(part.remote[0])
+    return render(sqlbuild.ident(*shape)) if shape else None
+
+
 class ShardPlanner(Planner):
     read = staticmethod(read_shard)
 
@@ -68,14 +82,6 @@ class ShardPlanner(Planner):
         return dict(before=before, after=after, partitions=dict((part.name, part.view()) for part in layout.partitions),
                     unlisted_partitions=[])
 
-    def checks(self, part, shape_text):
-        """The bounds CHECK of a shard table, by name; none where it would say nothing: rows routed
-        through another table (route_via) have no key here, and a lone DEFAULT accepts every row."""
-        layout = self.layout
-        if layout.route_via or (part.bound.is_default and not sibling_bounds(layout)):
-            return []
-        return [bound_check_identifier(layout, part.bound, shape_text)]
-
     def shard_table(self, part, shape):
         """Create or reconcile one shard table; its view for the diff."""
         layout = self.layout
@@ -83,7 +89,7 @@ class ShardPlanner(Planner):
         table = sqlbuild.ident(*part.remote)
         label = '%s.%s' % part.remote
         shape_text = self.render(sqlbuild.ident(*shape)) if shape else None
-        checks = self.checks(part, shape_text)
+        checks = bound_checks(layout, part, shape_text)
         constraints = [sqlbuild.check_constraint(name, self.predicate(part.bound, hash_shape=shape_text))
                        for name in checks]
         if current is None:

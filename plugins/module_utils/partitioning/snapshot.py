@@ -41,11 +41,16 @@ class Snapshot(object):
     schemas, servers: those of the wanted ones that exist;
     functions: (schema, name) -> source of the trigger functions the plan manages;
     triggers: (schema, table) -> {trigger name: 'schema.function'};
-    database: the current database, for messages.
+    database: the current database, for messages;
+    remote_tables: (server, schema, name) -> catalog.relations() row of the shard table behind a foreign
+        partition, None when it is missing; remote_errors: server -> why it could not be read
+        (shards.read_remote_tables, coordinator side);
+    key_updates_refused: whether the coordinator extension refuses UPDATEs that assign the partition key
+        of foreign partitions (pgdist.refuse_key_updates on).
     """
 
     def __init__(self, relations=None, children=(), columns=None, schemas=(), servers=(), functions=None,
-                 triggers=None, database=''):
+                 triggers=None, database='', remote_tables=None, remote_errors=None, key_updates_refused=False):
         self.relations = dict(relations or {})
         self.children = list(children)
         self.columns = dict(columns or {})
@@ -54,6 +59,9 @@ class Snapshot(object):
         self.functions = dict(functions or {})
         self.triggers = dict(triggers or {})
         self.database = database
+        self.remote_tables = dict(remote_tables or {})
+        self.remote_errors = dict(remote_errors or {})
+        self.key_updates_refused = key_updates_refused
 
     def relation(self, key):
         return self.relations.get(key)

@@ -23,6 +23,7 @@ from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.inheri
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.layout import parse_layout, resolve
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.plain import PlainPlanner
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.shard import ShardPlanner
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.shards import read_remote_tables
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.snapshot import LiveRows
 
 # One planner per side, and on the coordinator one per partitioning: a new strategy is a new planner here.
@@ -70,6 +71,7 @@ def partitioned_table(request):
     snapshot = planner_class(layout).read(conn, layout)
     if layout.side == 'coordinator' and layout.present:
         assume_missing_servers(request, layout, snapshot)
+        read_remote_tables(request, layout, snapshot)
     planned, outcome = plan(layout, snapshot, LiveRows(conn), lambda query: query.as_string(conn))
     request.plan.extend(planned)
     return outcome
