@@ -3,6 +3,7 @@
  * that report state. See pgdist.h for what the extension does.
  */
 #include "pgdist.h"
+#include "key_update.h"
 
 #include <dlfcn.h>
 
@@ -173,6 +174,7 @@ _PG_init(void)
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = emit_log;
 	pgdist_twophase_init();
+	pgdist_key_update_init();
 	pgdist_register_worker();
 }
 
