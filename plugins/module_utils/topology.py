@@ -229,6 +229,10 @@ def shard_tables(placed, host):
     for table in placed:
         mine = [dict((k, v) for k, v in p.items() if k not in ('shard', 'server', 'options'))
                 for p in table['partitions'] if p.get('shard') == host]
+        if any(p.get('default') for p in mine):
+            # a default partition's CHECK excludes every sibling's bounds, wherever they are
+            mine += [dict(dict((k, v) for k, v in p.items() if k not in ('shard', 'server', 'options')), elsewhere=True)
+                     for p in table['partitions'] if p.get('shard') != host]
         if mine:
             spec = dict((key, value) for key, value in table.items() if key not in COORDINATOR_ONLY_KEYS)
             spec.update(side='shard', partitions=mine)

@@ -152,6 +152,13 @@ options:
       remote_table:
         description: Name of the table on the shard; defaults to the partition name.
         type: str
+      elsewhere:
+        description:
+          - With O(side=shard), a partition another shard holds - not created here, listed so that a default
+            partition here gets a bounds CHECK excluding its bounds (as the coordinator's default partition
+            does); without it a default partition on a shard would accept rows of every other partition.
+        type: bool
+        default: false
       options:
         description:
           - Further table-level fdw options of the foreign table, such as C(batch_size), C(fetch_size).
@@ -370,6 +377,7 @@ ARGUMENT_SPEC = dict(
         'remote_schema': dict(type='str'),
         'remote_table': dict(type='str'),
         'options': dict(type='dict'),
+        'elsewhere': dict(type='bool', default=False),
     }),
     route_via=dict(type='dict', options=dict(
         table=dict(type='str', required=True),

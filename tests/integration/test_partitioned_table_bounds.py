@@ -115,8 +115,9 @@ def test_a_new_partition_cannot_take_rows_held_by_a_foreign_default(built):
     layout = dict(db=DB, name='cities', columns=[{'name': 'id', 'type': 'int'}, {'name': 'city', 'type': 'text'}],
                   partition_by={'method': 'list', 'key': 'city'})
     default = [{'name': 'cities_paris', 'values': ['paris']}, {'name': 'cities_other', 'default': True}]
+    # the shard's default table excludes the bounds of the local partition too (elsewhere)
     run = run_tasks([{'name': 'shard', 'pgdist.cluster.partitioned_table': dict(
-        built['shard1'].login, side='shard', partitions=default[1:], **layout)},
+        built['shard1'].login, side='shard', partitions=[dict(default[0], elsewhere=True)] + default[1:], **layout)},
         {'name': 'coordinator', 'pgdist.cluster.partitioned_table': dict(
             coordinator.login, partitions=[default[0], dict(default[1], server='pb_shard1')], **layout)}])
     assert run.ok, run.stdout

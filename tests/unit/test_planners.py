@@ -530,6 +530,22 @@ def test_shard_lone_default_has_no_check_and_a_stale_one_is_dropped():
         'ALTER TABLE "public"."r_lagos" DROP CONSTRAINT "pgdist_bounds_efb32dae7778fa33"']
 
 
+def test_shard_default_excludes_the_bounds_of_partitions_held_elsewhere():
+    parts = [{'name': 'r_lagos', 'default': True}, {'name': 'r_paris', 'values': ['paris'], 'elsewhere': True}]
+    layout = shard_layout(partitions=parts, primary_key=None)
+    # the same CHECK the coordinator's layout (paris local, the default on a server) expects of the shard table
+    coordinator = layout_of(partitions=[{'name': 'r_paris', 'values': ['paris']},
+                                        {'name': 'r_lagos', 'default': True, 'server': 's1'}])
+    check = bound_check_identifier(coordinator, coordinator.partitions[1].bound)
+    statements, outcome, result = planned(layout, Snapshot(schemas={'public'}))
+    assert statements[0] == ('CREATE TABLE "public"."r_lagos" ("id" integer NOT NULL, "city" text, CONSTRAINT "%s" '
+                             'CHECK (NOT COALESCE((("city" IN (\'paris\'))), false)))' % check), statements
+    assert not any('r_paris' in statement for statement in statements)
+    assert sorted(outcome['partitions']) == ['r_lagos']
+    with pytest.raises(InvalidInput, match='elsewhere names a partition another shard holds; it is for side: shard'):
+        layout_of(partitions=parts)
+
+
 def test_shard_inheritance_and_route_via():
     layout = shard_layout(partitioning='inheritance', primary_key=None)
     statements = sql_of(layout, Snapshot(schemas={'public'}))

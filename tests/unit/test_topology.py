@@ -77,6 +77,19 @@ def test_server_names_and_sides():
     assert topology.shard_tables(placed, 'shard9') == []
 
 
+def test_a_default_partition_on_a_shard_is_told_its_siblings_bounds():
+    cities = dict(name='cities', columns=[dict(name='city', type='text')], partition_by=dict(method='list', key='city'),
+                  partitions=[dict(name='cities_paris', values=['paris'], shard='shard1'),
+                              dict(name='cities_other', default=True, shard='shard2'),
+                              dict(name='cities_hanoi', values=['hanoi'])])
+    placed = topology.place_partitions([cities], ['shard1', 'shard2'])
+    assert topology.shard_tables(placed, 'shard2')[0]['partitions'] == [
+        dict(name='cities_other', default=True), dict(name='cities_paris', values=['paris'], elsewhere=True),
+        dict(name='cities_hanoi', values=['hanoi'], elsewhere=True)]
+    # the bounds of the other partitions do not depend on their siblings: only their own
+    assert topology.shard_tables(placed, 'shard1')[0]['partitions'] == [dict(name='cities_paris', values=['paris'])]
+
+
 def test_coordinator_only_keys_stay_on_the_coordinator():
     placed = topology.place_partitions([dict(BOOKS, prune_partitions=True)], ['shard1'])
     assert topology.coordinator_tables(placed)[0]['prune_partitions'] is True

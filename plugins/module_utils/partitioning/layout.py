@@ -75,13 +75,14 @@ class _Relation(object):
 
 
 class Partition(_Relation):
-    def __init__(self, name, schema, bound, server=None, remote=None, options=None):
+    def __init__(self, name, schema, bound, server=None, remote=None, options=None, elsewhere=False):
         self.name = name
         self.schema = schema
         self.bound = bound
         self.server = server
         self.remote = remote
         self.options = options or {}
+        self.elsewhere = elsewhere  # side: shard: another shard's, listed for its bounds only
 
     def fdw_options(self):
         """The foreign table's whole wanted option set."""
@@ -120,6 +121,11 @@ class Layout(_Relation):
     @property
     def label(self):
         return '%s.%s' % (self.schema, self.name)
+
+    @property
+    def held_partitions(self):
+        """The partitions whose tables this call manages (side: shard lists others for their bounds only)."""
+        return [part for part in self.partitions if not part.elsewhere]
 
     def column(self, name):
         for column in self.columns:
@@ -288,7 +294,10 @@ def _parse_partition(layout, spec, schema, name):
             raise InvalidInput('partitions: %s: options: set %s with remote_%s' % (name, option, option[:-5]))
     if spec.get('options') and server is None and layout.side == 'coordinator':
         raise InvalidInput('partitions: %s: options are foreign table options and need a server' % name)
-    return Partition(name, schema, bound, server, remote, spec.get('options'))
+    if spec.get('elsewhere') and layout.side != 'shard':
+        raise InvalidInput('partitions: %s: elsewhere names a partition another shard holds; it is for side: shard'
+                           % name)
+    return Partition(name, schema, bound, server, remote, spec.get('options'), bool(spec.get('elsewhere')))
 
 
 def _parse_partitions(layout, specs):
@@ -312,6 +321,8 @@ def _parse_shard_targets(layout, params):
     """With state: absent a shard needs only the tables to drop: names, remote names, the hash shape."""
     layout.method = (params.get('partition_by') or {}).get('method')
     for spec in params.get('partitions') or []:
+        if spec.get('elsewhere'):
+            continue
         schema, name = split_qualified(spec.get('name'), 'partitions', layout.schema)
         layout.partitions.append(Partition(name, schema, None, remote=_remote(layout, spec, name)))
 

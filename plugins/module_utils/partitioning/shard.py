@@ -65,7 +65,7 @@ class ShardPlanner(Planner):
     def run(self):
         layout, snapshot = self.layout, self.snapshot
         shapes = layout.hash_shapes()
-        targets = [part.remote for part in layout.partitions]
+        targets = [part.remote for part in layout.held_partitions]
         before = dict(('%s.%s' % key, dict(bounds=snapshot.relation(key)['bound_checks'],
                                            columns=column_view(snapshot.columns_of(key))))
                       for key in targets if snapshot.relation(key))
@@ -77,9 +77,9 @@ class ShardPlanner(Planner):
             key_columns = [layout.column(name).definition() for name in layout.key]
             self.plan.add(sqlbuild.create_table(sqlbuild.ident(*shape), key_columns, method='hash', key=layout.key))
         after = dict(('%s.%s' % part.remote, self.shard_table(part, shapes.get(part.remote[0])))
-                     for part in layout.partitions)
+                     for part in layout.held_partitions)
         self.analyze([sqlbuild.ident(*target) for target in targets])
-        return dict(before=before, after=after, partitions=dict((part.name, part.view()) for part in layout.partitions),
+        return dict(before=before, after=after, partitions=dict((part.name, part.view()) for part in layout.held_partitions),
                     unlisted_partitions=[])
 
     def shard_table(self, part, shape):

@@ -140,7 +140,7 @@ def read_coordinator(conn, layout):
 
 def read_shard(conn, layout):
     """The shard tables behind the listed partitions, the hash shape tables and the key guards."""
-    targets = [part.remote for part in layout.partitions]
+    targets = [part.remote for part in layout.held_partitions]
     relations = catalog.relations(conn, targets + list(layout.hash_shapes().values()))
     tables = dict((key, row) for key, row in relations.items() if key in targets)
     schemas = set(target[0] for target in targets)
