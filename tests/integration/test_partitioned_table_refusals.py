@@ -13,6 +13,7 @@ COLUMNS = [{'name': 'id', 'type': 'int', 'nullable': False}, {'name': 'city', 't
 PARTS = [{'name': 'r_paris', 'values': ['paris']},
          {'name': 'r_lagos', 'values': ['lagos'], 'server': 'pr_shard1'},
          {'name': 'r_empty', 'values': ['oslo']}]
+TWIN = {'name': 'r_lagos', 'values': ['oslo', 'bergen']}
 
 
 def table(login, columns=None, partitions=None, **extra):
@@ -45,8 +46,9 @@ def built(coordinator, shard1, shard2):
     run = run_tasks([
         {'name': 'shard', 'pgdist.cluster.partitioned_table': table(
             shard1.login, partitions=[dict(PARTS[1], server=None)], side='shard')},
+        # the table r_empty is re-pointed to below, with the bounds it is given then
         {'name': 'empty twin on shard2', 'pgdist.cluster.partitioned_table': table(
-            shard2.login, partitions=[dict(PARTS[1], server=None)], side='shard')},
+            shard2.login, partitions=[TWIN], side='shard')},
         {'name': 'coordinator', 'pgdist.cluster.partitioned_table': table(coordinator.login)}])
     assert run.ok, run.stdout
     coordinator.query("INSERT INTO r VALUES (1, 'paris', 'a'), (2, 'lagos', 'b')", dbname=DB)
@@ -102,7 +104,7 @@ def test_changes_on_empty_tables_new_columns_and_unlisted_partitions(built):
         {'name': 'shard1 gets the column', 'pgdist.cluster.partitioned_table': table(
             shard1.login, columns=extra, partitions=[dict(PARTS[1], server=None)], side='shard')},
         {'name': 'shard2 gets the column', 'pgdist.cluster.partitioned_table': table(
-            shard2.login, columns=extra, partitions=[dict(PARTS[1], server=None)], side='shard')},
+            shard2.login, columns=extra, partitions=[TWIN], side='shard')},
         {'name': 'coordinator', 'pgdist.cluster.partitioned_table': table(coordinator.login, columns=extra,
                                                                           partitions=parts)},
         {'name': 'again', 'pgdist.cluster.partitioned_table': table(coordinator.login, columns=extra,
