@@ -36,8 +36,10 @@ $(VENV)/.installed: tests/requirements.txt
 system-deps:
 	bash scripts/install-system-deps.sh
 
-# Every test: sanity and lint, unit, module integration (see PG_VERSIONS), extension, roles, molecule.
-test: venv system-deps sanity lint unit integration extension roles molecule
+# Every test: sanity, lint and unit, then three lanes at once (scripts/test-suites.sh): roles | module integration
+# (see PG_VERSIONS), extension | molecule. TEST_LANES=serial runs them one after another.
+test: venv system-deps collection
+	MAKE="$(MAKE)" bash scripts/test-suites.sh
 
 # The same with the whole module integration suite on every major.
 test-full:
