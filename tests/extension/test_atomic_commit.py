@@ -55,13 +55,17 @@ def open_transaction(dist, statements):
 
 @contextlib.contextmanager
 def recovery_paused(dist):
-    """The maintenance worker's recovery off: the test runs recovery itself, when it wants to."""
+    """The maintenance worker's recovery off: the test runs recovery itself, when it wants to.
+
+    Set back to the interval it had, not RESET: the test cluster's settings are in postgresql.auto.conf too, and
+    RESET would leave the 10 s default for every later test."""
+    interval = dist.coordinator.scalar('SHOW pgdist.recovery_interval')
     dist.coordinator.query("ALTER SYSTEM SET pgdist.recovery_interval = 0")
     dist.coordinator.query('SELECT pg_reload_conf()')
     try:
         yield
     finally:
-        dist.coordinator.query('ALTER SYSTEM RESET pgdist.recovery_interval')
+        dist.coordinator.query('ALTER SYSTEM SET pgdist.recovery_interval = %s', (interval,))
         dist.coordinator.query('SELECT pg_reload_conf()')
 
 
