@@ -138,15 +138,24 @@ def test_lock_waits_lists_both_ends_of_a_cross_shard_wait(items):
 
 def test_twenty_deadlocks_while_pgbench_writes_keep_tpcb_invariant(dist, items):
     distribute_pgbench(dist, scale=1)
-    writer = threading.Thread(target=pgbench, args=(dist.coordinator, '-c', '2', '-j', '2', '-T', '60', '-n'),
-                              daemon=True)
+    stop = threading.Event()
+
+    def write():
+        """Short pgbench runs back to back until the rounds are over (a fixed -T outlasted them by half a minute)."""
+        while not stop.is_set():
+            pgbench(dist.coordinator, '-c', '2', '-j', '2', '-T', '3', '-n')
+
+    writer = threading.Thread(target=write, daemon=True)
     writer.start()
     before = dist.stats()['deadlocks']
-    for round_ in range(20):
-        sessions = run_cycle(items, [(4 + round_ % 5, 104), (104, 4 + round_ % 5)])[0]
-        assert len(deadlock_errors(sessions)) == 1, (round_, [s.outcome for s in sessions])
+    try:
+        for round_ in range(20):
+            sessions = run_cycle(items, [(4 + round_ % 5, 104), (104, 4 + round_ % 5)])[0]
+            assert len(deadlock_errors(sessions)) == 1, (round_, [s.outcome for s in sessions])
+    finally:
+        stop.set()
+        writer.join(30)
     assert dist.stats()['deadlocks'] == before + 20
-    writer.join(90)
     accounts, tellers, branches, history = tpcb_invariant(dist.coordinator)
     assert accounts == tellers == branches == history
     assert dist.coordinator.scalar('SELECT count(*) FROM pgbench_history') > 100
