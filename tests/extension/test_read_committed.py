@@ -6,7 +6,7 @@ import time
 import psycopg2
 import pytest
 
-from support.pgdist_ext import distribute_pgbench, pgbench, tpcb_invariant
+from support.pgdist_ext import pgbench, tpcb_invariant
 
 
 def concurrent_updates(dist, isolation, statement_a, statement_b, read_committed='on'):
@@ -110,10 +110,9 @@ def test_serializable_write_skew_through_the_coordinator_is_still_refused(items)
     assert items.coordinator.scalar("SELECT count(*) FROM items WHERE id IN (6, 7) AND v = 'on'") == 1
 
 
-def test_pgbench_tpcb_has_no_failed_transactions_at_read_committed(dist):
-    distribute_pgbench(dist, scale=1)
-    done = pgbench(dist.coordinator, '-c', '4', '-j', '2', '-T', '10', '-n', '--failures-detailed')
+def test_pgbench_tpcb_has_no_failed_transactions_at_read_committed(tpcb):
+    done = pgbench(tpcb.coordinator, '-c', '4', '-j', '2', '-T', '10', '-n', '--failures-detailed')
     assert done.returncode == 0, done.stdout
     assert 'number of failed transactions: 0 (0.000%)' in done.stdout, done.stdout
-    accounts, tellers, branches, history = tpcb_invariant(dist.coordinator)
+    accounts, tellers, branches, history = tpcb_invariant(tpcb.coordinator)
     assert accounts == tellers == branches == history

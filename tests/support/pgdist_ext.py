@@ -10,13 +10,18 @@ FaultProxy so a test can hold the statements between them.
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
+from support.ansible import collections_path
 from support.faultproxy import FaultProxy
 from support.pgbench_tables import TPCB_SUMS, pgbench_tables
 from support.pgbinaries import DEBIAN_MAJOR, bin_dir
 from support.pgcluster import PG_BIN, PG_MAJOR, SUPERUSER_PASSWORD, start_cluster
 from support.pgheaders import pg_config
+
+sys.path.insert(0, collections_path())
+from ansible_collections.pgdist.cluster.plugins.module_utils import transactions, versions  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXTENSION_DIR = os.path.join(REPO, 'extension', 'pgdist')
@@ -65,7 +70,7 @@ COORDINATOR_SETTINGS = {
     'pgdist.recovery_interval': "'1s'",
     'pgdist.frozen_backend_timeout': "'3s'",
     'pgdist.commit_timeout': "'3s'",
-    'client_connection_check_interval': "'1s'",
+    'client_connection_check_interval': "'1s'",     # 14+: left out on 13, as the roles do
     'max_prepared_transactions': 20,
     'deadlock_timeout': "'200ms'",
 }
@@ -73,13 +78,26 @@ SHARD_SETTINGS = {
     'max_prepared_transactions': 50,
     'tcp_keepalives_idle': 5, 'tcp_keepalives_interval': 2, 'tcp_keepalives_count': 3,
 }
+# postgres_fdw's batches and fetches of the foreign servers, beside the options the roles give them.
+FETCH_OPTIONS = dict(batch_size='1000', fetch_size='10000')
+
+
+def server_options(major):
+    """The foreign servers' options: the roles' (keepalives, parallel commit on 15+ and abort on 16+) and
+    FETCH_OPTIONS, each where the major's postgres_fdw has it (batch_size: 14+)."""
+    first = versions.POSTGRES_FDW_OPTIONS['pg_catalog.pg_foreign_server']
+    options = dict(transactions.foreign_server_options(dict(keepalives=None), major), **FETCH_OPTIONS)
+    return dict((name, value) for name, value in options.items() if first.get(name, 0) <= major)
 
 
 class Distributed(object):
     """A coordinator with the extension and `shards` shards, each reached through a FaultProxy unless not proxied."""
 
     def __init__(self, shards=3, coordinator_settings=None, proxied=True):
-        self.coordinator = start_cluster('extcoord', settings=dict(COORDINATOR_SETTINGS, **(coordinator_settings or {})))
+        settings = dict(COORDINATOR_SETTINGS, **(coordinator_settings or {}))
+        if PG_MAJOR < 14:
+            del settings['client_connection_check_interval']
+        self.coordinator = start_cluster('extcoord', settings=settings)
         self.shards = []
         self.proxies = []
         try:
@@ -91,12 +109,12 @@ class Distributed(object):
                 if proxied:
                     self.proxies.append(FaultProxy(shard.port))
             self.coordinator.query('CREATE EXTENSION postgres_fdw; CREATE EXTENSION pgdist')
+            options = ''.join(", %s '%s'" % option for option in sorted(server_options(PG_MAJOR).items()))
             for i, shard in enumerate(self.shards):
                 port = self.proxies[i].port if proxied else shard.port
                 self.coordinator.query(
                     "CREATE SERVER s%d FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '%d',"
-                    " dbname 'postgres', parallel_commit 'true', batch_size '1000', fetch_size '10000')"
-                    % (i + 1, port))
+                    " dbname 'postgres'%s)" % (i + 1, port, options))
                 self.coordinator.query("CREATE USER MAPPING FOR postgres SERVER s%d OPTIONS (user '%s', password '%s')"
                                        % (i + 1, FDW_USER, FDW_PASSWORD))
         except Exception:
@@ -150,9 +168,17 @@ def pgbench(coordinator, *args, timeout=300):
                           timeout=timeout, check=False)
 
 
+# What `pgbench -i -I G` inserts, without its TRUNCATE first (foreign tables are truncated from 14 on only).
+PGBENCH_ROWS = ("INSERT INTO pgbench_branches (bid, bbalance) SELECT bid, 0 FROM generate_series(1, %(scale)d) bid;"
+                " INSERT INTO pgbench_tellers (tid, bid, tbalance) SELECT tid, (tid - 1) / 10 + 1, 0"
+                " FROM generate_series(1, 10 * %(scale)d) tid;"
+                " INSERT INTO pgbench_accounts (aid, bid, abalance, filler) SELECT aid, (aid - 1) / 100000 + 1, 0, ''"
+                " FROM generate_series(1, 100000 * %(scale)d) aid")
+
+
 def distribute_pgbench(dist, scale=1):
-    """pgbench's four tables (as the roles distribute them) hash-partitioned over every shard, then filled by
-    `pgbench -i -I G`."""
+    """pgbench's four tables (as the roles distribute them) hash-partitioned over every shard, then filled with
+    pgbench's rows for `scale`."""
     shards = len(dist.shards)
     for spec in pgbench_tables(shards):
         table, key = spec['name'], spec['partition_by']['key']
@@ -167,8 +193,7 @@ def distribute_pgbench(dist, scale=1):
             dist.coordinator.query(
                 "CREATE FOREIGN TABLE %s PARTITION OF %s FOR VALUES WITH (MODULUS %d, REMAINDER %d) SERVER s%d"
                 " OPTIONS (table_name '%s')" % (part, table, shards, i, i + 1, part))
-    done = pgbench(dist.coordinator, '-i', '-I', 'G', '-s', str(scale))
-    assert done.returncode == 0, done.stdout
+    dist.coordinator.query(PGBENCH_ROWS % dict(scale=scale))
     dist.coordinator.query('ANALYZE pgbench_branches, pgbench_tellers, pgbench_accounts')
 
 
