@@ -42,6 +42,7 @@ def insert(dist, statement, autocommit=True, settings=()):
         conn.close()
 
 
+@pytest.mark.contract
 @pytest.mark.parametrize('batch_size', ['1', '10'] if BATCH > 1 else ['1'])
 def test_every_row_is_stored_and_counted(loads, batch_size):
     if BATCH > 1:
@@ -64,6 +65,7 @@ def test_rows_of_pending_batches_are_seen_by_the_next_statement(loads):
         conn.close()
 
 
+@pytest.mark.contract
 @pytest.mark.parametrize('autocommit', [True, False], ids=['autocommit', 'transaction block'])
 def test_a_later_batch_failing_fails_its_own_statement_and_keeps_nothing(loads, autocommit):
     loads.as_fdw_user(1, "INSERT INTO loads_s2 VALUES (1555, 'there before')")

@@ -86,6 +86,7 @@ def crash_backend(dist, pid):
     return lambda: checkpointer_pid(dist) not in (None, before)
 
 
+@pytest.mark.contract
 def test_two_shards_written_commit_in_two_phases(items):
     before = items.stats()
     with items.coordinator.connect(autocommit=False) as conn, conn.cursor() as cursor:
@@ -96,6 +97,7 @@ def test_two_shards_written_commit_in_two_phases(items):
     assert items.prepared() == []
 
 
+@pytest.mark.contract
 def test_one_shard_written_keeps_one_phase_and_read_shards_are_not_prepared(items):
     before = items.stats()
     with items.coordinator.connect(autocommit=False) as conn, conn.cursor() as cursor:
@@ -116,6 +118,7 @@ def test_a_local_write_and_one_shard_commit_in_two_phases(items):
     assert items.stats()['two_phase'] == before['two_phase'] + 1
 
 
+@pytest.mark.contract
 @pytest.mark.parametrize('order', [(1, 100), (100, 1)], ids=['failing-shard-last', 'failing-shard-first'])
 def test_a_shard_refusing_at_commit_leaves_no_part_committed(items, order):
     """The issue's case: a deferred constraint on shard 2 raises at commit; shard 1's part must not stay."""
@@ -150,6 +153,7 @@ def one_prepared_one_held(dist):
     return first, holds[1 - first]
 
 
+@pytest.mark.contract
 def test_backend_killed_after_prepare_before_commit_rolls_back_everywhere(items):
     conn = open_transaction(items, ["UPDATE items SET v = 'lost' WHERE id = 4",
                                     "UPDATE items SET v = 'lost' WHERE id = 104"])
@@ -188,6 +192,7 @@ def test_recovery_leaves_a_transaction_that_is_still_preparing_alone(items):
         assert items.prepared() == []
 
 
+@pytest.mark.contract
 def test_backend_killed_after_local_commit_commits_everywhere(items):
     hold = items.proxies[1].hold(b'COMMIT PREPARED')
     conn = open_transaction(items, ["UPDATE items SET v = 'kept' WHERE id = 5",

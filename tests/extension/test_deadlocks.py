@@ -73,6 +73,7 @@ def deadlock_errors(sessions):
     return [s.outcome for s in sessions if isinstance(s.outcome, psycopg2.Error)]
 
 
+@pytest.mark.contract
 def test_opposite_order_updates_end_with_one_deadlock_error_and_one_commit(items):
     sessions, elapsed = run_cycle(items, [(1, 100), (100, 1)])
     errors = deadlock_errors(sessions)
@@ -227,6 +228,7 @@ def test_coordinator_stopped_immediately_releases_shard_locks(items):
     assert items.shards[0].scalar("SELECT v FROM items_s1 WHERE id = 7") == 'init'
 
 
+@pytest.mark.contract
 def test_frozen_coordinator_backend_loses_its_shard_sessions(items):
     conn = items.coordinator.connect(autocommit=False)
     with conn.cursor() as cursor:

@@ -46,6 +46,7 @@ def concurrent_updates(dist, isolation, statement_a, statement_b, read_committed
         b.close()
 
 
+@pytest.mark.contract
 def test_two_read_committed_updates_of_one_row_both_apply(items):
     outcome = concurrent_updates(items, 'READ COMMITTED', "UPDATE items SET v = v || '+a' WHERE id = 1",
                                  "UPDATE items SET v = v || '+b' WHERE id = 1")
@@ -75,6 +76,7 @@ def test_read_then_update_in_one_read_committed_transaction(items):
     assert items.coordinator.scalar('SELECT v FROM items WHERE id = 3') == 'changed+mine'
 
 
+@pytest.mark.contract
 def test_repeatable_read_still_raises_the_serialization_error(items):
     outcome = concurrent_updates(items, 'REPEATABLE READ', "UPDATE items SET v = v || '+a' WHERE id = 4",
                                  "UPDATE items SET v = v || '+b' WHERE id = 4")
