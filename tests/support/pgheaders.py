@@ -125,7 +125,7 @@ def _debian_archives(major):
                           check=False)
     archives = []
     for line in done.stdout.splitlines():
-        uri, _, release = line.partition(' ')
+        uri, release = (line.split(' ', 1) + [''])[:2]
         if release == codename and uri not in archives:
             archives.append(uri if uri.endswith('/') else uri + '/')
     if done.returncode != 0 or not archives:
