@@ -138,19 +138,21 @@ def test_a_shard_refusing_at_commit_leaves_no_part_committed(items, order):
     assert items.prepared() == []
 
 
-def one_prepared_one_held(dist):
-    """Holds the PREPARE TRANSACTION of shards 1 and 2 and lets the first through: returns the index of the shard
-    that has its part prepared and the Hold of the other's PREPARE, still on its way.
+def one_prepared_one_held(dist, conn):
+    """Holds the PREPARE TRANSACTION of shards 1 and 2, commits conn in a Committer and lets the first PREPARE
+    through: returns the Committer, the index of the shard that has its part prepared and the Hold of the other's
+    PREPARE, still on its way.
 
     postgres_fdw sends both PREPAREs at once with parallel_commit (15+), else one after the other, in the order
     of its connection cache."""
     holds = [dist.proxies[i].hold(b'PREPARE TRANSACTION') for i in (0, 1)]
+    committer = Committer(conn)
     assert wait_for(lambda: any(hold.reached.is_set() for hold in holds), timeout=10)
     first = 0 if holds[0].reached.is_set() else 1
     holds[first].release()
     assert holds[1 - first].reached.wait(10)
     assert wait_for(lambda: len(dist.shards[first].query('SELECT gid FROM pg_prepared_xacts')) == 1, timeout=10)
-    return first, holds[1 - first]
+    return committer, first, holds[1 - first]
 
 
 @pytest.mark.contract
@@ -158,8 +160,7 @@ def test_backend_killed_after_prepare_before_commit_rolls_back_everywhere(items)
     conn = open_transaction(items, ["UPDATE items SET v = 'lost' WHERE id = 4",
                                     "UPDATE items SET v = 'lost' WHERE id = 104"])
     pid = conn.get_backend_pid()
-    committer = Committer(conn)
-    hold = one_prepared_one_held(items)[1]
+    committer, _prepared, hold = one_prepared_one_held(items, conn)
     restarted = crash_backend(items, pid)
     hold.release()
     committer.join(10)
@@ -178,8 +179,7 @@ def test_recovery_leaves_a_transaction_that_is_still_preparing_alone(items):
     with recovery_paused(items):
         conn = open_transaction(items, ["UPDATE items SET v = 'preparing' WHERE id = 8",
                                         "UPDATE items SET v = 'preparing' WHERE id = 108"])
-        committer = Committer(conn)
-        prepared, hold = one_prepared_one_held(items)
+        committer, prepared, hold = one_prepared_one_held(items, conn)
         assert items.coordinator.query('SELECT server, coordinator_outcome FROM pgdist.prepared_transactions()') \
             == [('s%d' % (prepared + 1), 'in progress')]
         assert items.coordinator.scalar('SELECT pgdist.recover_prepared()') == 0
