@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The coordinator extension's suite (tests/extension) once per PostgreSQL major, one major after another (its
 # tests wait on the extension's timers and fault holds: two at once on 2 cores would only slow both):
-#   EXTENSION_PG_VERSIONS="15 17"            the whole suite on these
-#   EXTENSION_PG_VERSIONS_SUBSET="13 14"     the tests marked contract (pytest -m contract) on these
+#   EXTENSION_PG_VERSIONS="15 17"            the whole suite on these (default: all six)
+#   EXTENSION_PG_VERSIONS_SUBSET="13 14"     the tests marked contract (pytest -m contract) on these (default: none)
+# make extension passes the Makefile's.
 # Each major is its own pytest session with PGDIST_PG_VERSION=<major>: the extension built against that major's
 # headers (tests/support/pgheaders.py) into its server (tests/support/pgbinaries.py). Every major runs even when
 # another fails; the summary at the end gives each one's result and time. Extra arguments go to pytest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 python=${VENV:-.venv}/bin/python
-whole=${EXTENSION_PG_VERSIONS-15 17}
+whole=${EXTENSION_PG_VERSIONS-13 14 15 16 17 18}
 subset=${EXTENSION_PG_VERSIONS_SUBSET-}
 [ -n "$whole$subset" ] || exit 0
 # Fetch and cache servers and headers first, so a failed fetch is reported once instead of as every test's error.
