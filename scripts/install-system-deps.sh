@@ -4,7 +4,8 @@ set -euo pipefail
 need=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15 postgresql-contrib)
 command -v pg_createcluster >/dev/null || need+=(postgresql-common)
-# PGXS and server headers to build the coordinator extension (extension/pgdist).
+# PGXS and server headers to build the coordinator extension (extension/pgdist) for 15; the other majors'
+# come from the Debian archive and PyPI on first use (tests/support/pgheaders.py: dpkg-deb, pip).
 [ -x /usr/lib/postgresql/15/bin/pg_config ] || need+=(postgresql-server-dev-15)
 command -v make >/dev/null || need+=(make)
 command -v gcc >/dev/null || need+=(gcc)

@@ -11,6 +11,7 @@
  */
 #include "pgdist.h"
 
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"

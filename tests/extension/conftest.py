@@ -3,6 +3,7 @@
 import pytest
 
 from support import pgdist_ext
+from support.pgdist_ext import distribute_pgbench
 
 _CLUSTERS = []
 
@@ -31,6 +32,14 @@ def dist():
         yield cluster
     finally:
         cluster.destroy()
+
+
+@pytest.fixture(scope='session')
+def tpcb(dist):
+    """pgbench's tables distributed over the shards and filled once: every test that runs pgbench keeps TPC-B's
+    invariant, so the next one starts from consistent balances (and compares history counts to its own start)."""
+    distribute_pgbench(dist, scale=1)
+    return dist
 
 
 @pytest.fixture()

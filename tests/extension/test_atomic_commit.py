@@ -18,7 +18,7 @@ import pytest
 
 from support.ansible import run_module
 from support.pgcluster import wait_for
-from support.pgdist_ext import distribute_pgbench, pgbench, tpcb_invariant
+from support.pgdist_ext import pgbench, tpcb_invariant
 
 
 def value(dist, key):
@@ -55,13 +55,17 @@ def open_transaction(dist, statements):
 
 @contextlib.contextmanager
 def recovery_paused(dist):
-    """The maintenance worker's recovery off: the test runs recovery itself, when it wants to."""
+    """The maintenance worker's recovery off: the test runs recovery itself, when it wants to.
+
+    Set back to the interval it had, not RESET: the test cluster's settings are in postgresql.auto.conf too, and
+    RESET would leave the 10 s default for every later test."""
+    interval = dist.coordinator.scalar('SHOW pgdist.recovery_interval')
     dist.coordinator.query("ALTER SYSTEM SET pgdist.recovery_interval = 0")
     dist.coordinator.query('SELECT pg_reload_conf()')
     try:
         yield
     finally:
-        dist.coordinator.query('ALTER SYSTEM RESET pgdist.recovery_interval')
+        dist.coordinator.query('ALTER SYSTEM SET pgdist.recovery_interval = %s', (interval,))
         dist.coordinator.query('SELECT pg_reload_conf()')
 
 
@@ -82,6 +86,7 @@ def crash_backend(dist, pid):
     return lambda: checkpointer_pid(dist) not in (None, before)
 
 
+@pytest.mark.contract
 def test_two_shards_written_commit_in_two_phases(items):
     before = items.stats()
     with items.coordinator.connect(autocommit=False) as conn, conn.cursor() as cursor:
@@ -92,6 +97,7 @@ def test_two_shards_written_commit_in_two_phases(items):
     assert items.prepared() == []
 
 
+@pytest.mark.contract
 def test_one_shard_written_keeps_one_phase_and_read_shards_are_not_prepared(items):
     before = items.stats()
     with items.coordinator.connect(autocommit=False) as conn, conn.cursor() as cursor:
@@ -112,6 +118,7 @@ def test_a_local_write_and_one_shard_commit_in_two_phases(items):
     assert items.stats()['two_phase'] == before['two_phase'] + 1
 
 
+@pytest.mark.contract
 @pytest.mark.parametrize('order', [(1, 100), (100, 1)], ids=['failing-shard-last', 'failing-shard-first'])
 def test_a_shard_refusing_at_commit_leaves_no_part_committed(items, order):
     """The issue's case: a deferred constraint on shard 2 raises at commit; shard 1's part must not stay."""
@@ -131,15 +138,29 @@ def test_a_shard_refusing_at_commit_leaves_no_part_committed(items, order):
     assert items.prepared() == []
 
 
+def one_prepared_one_held(dist, conn):
+    """Holds the PREPARE TRANSACTION of shards 1 and 2, commits conn in a Committer and lets the first PREPARE
+    through: returns the Committer, the index of the shard that has its part prepared and the Hold of the other's
+    PREPARE, still on its way.
+
+    postgres_fdw sends both PREPAREs at once with parallel_commit (15+), else one after the other, in the order
+    of its connection cache."""
+    holds = [dist.proxies[i].hold(b'PREPARE TRANSACTION') for i in (0, 1)]
+    committer = Committer(conn)
+    assert wait_for(lambda: any(hold.reached.is_set() for hold in holds), timeout=10)
+    first = 0 if holds[0].reached.is_set() else 1
+    holds[first].release()
+    assert holds[1 - first].reached.wait(10)
+    assert wait_for(lambda: len(dist.shards[first].query('SELECT gid FROM pg_prepared_xacts')) == 1, timeout=10)
+    return committer, first, holds[1 - first]
+
+
+@pytest.mark.contract
 def test_backend_killed_after_prepare_before_commit_rolls_back_everywhere(items):
-    hold = items.proxies[1].hold(b'PREPARE TRANSACTION')
     conn = open_transaction(items, ["UPDATE items SET v = 'lost' WHERE id = 4",
                                     "UPDATE items SET v = 'lost' WHERE id = 104"])
     pid = conn.get_backend_pid()
-    committer = Committer(conn)
-    assert hold.reached.wait(10)
-    # parallel_commit sent both PREPAREs: shard 1 has its part prepared, shard 2's is held on the way.
-    assert wait_for(lambda: len(items.shards[0].query('SELECT gid FROM pg_prepared_xacts')) == 1, timeout=10)
+    committer, _prepared, hold = one_prepared_one_held(items, conn)
     restarted = crash_backend(items, pid)
     hold.release()
     committer.join(10)
@@ -155,17 +176,14 @@ def test_recovery_leaves_a_transaction_that_is_still_preparing_alone(items):
 
     make bench's pgbench lost parts of committed transactions when recovery took such a transaction
     for one a crash had handed back and rolled its prepared parts back."""
-    hold = items.proxies[1].hold(b'PREPARE TRANSACTION')
     with recovery_paused(items):
         conn = open_transaction(items, ["UPDATE items SET v = 'preparing' WHERE id = 8",
                                         "UPDATE items SET v = 'preparing' WHERE id = 108"])
-        committer = Committer(conn)
-        assert hold.reached.wait(10)
-        assert wait_for(lambda: len(items.shards[0].query('SELECT gid FROM pg_prepared_xacts')) == 1, timeout=10)
+        committer, prepared, hold = one_prepared_one_held(items, conn)
         assert items.coordinator.query('SELECT server, coordinator_outcome FROM pgdist.prepared_transactions()') \
-            == [('s1', 'in progress')]
+            == [('s%d' % (prepared + 1), 'in progress')]
         assert items.coordinator.scalar('SELECT pgdist.recover_prepared()') == 0
-        assert len(items.shards[0].query('SELECT gid FROM pg_prepared_xacts')) == 1
+        assert len(items.shards[prepared].query('SELECT gid FROM pg_prepared_xacts')) == 1
         hold.release()
         committer.join(15)
         assert committer.error is None
@@ -174,6 +192,7 @@ def test_recovery_leaves_a_transaction_that_is_still_preparing_alone(items):
         assert items.prepared() == []
 
 
+@pytest.mark.contract
 def test_backend_killed_after_local_commit_commits_everywhere(items):
     hold = items.proxies[1].hold(b'COMMIT PREPARED')
     conn = open_transaction(items, ["UPDATE items SET v = 'kept' WHERE id = 5",
@@ -238,9 +257,10 @@ def test_in_doubt_transactions_are_reported_with_their_outcome(items):
         assert shard_value(items, 2, 207) == 'doubt'
 
 
-def test_pgbench_keeps_tpcb_invariant_while_shards_restart(dist):
+def test_pgbench_keeps_tpcb_invariant_while_shards_restart(tpcb):
     """tpcb-like through the coordinator while each shard is restarted in turn: no half-committed transaction."""
-    distribute_pgbench(dist, scale=1)
+    dist = tpcb
+    before = dist.coordinator.scalar('SELECT count(*) FROM pgbench_history')
     stop = threading.Event()
     runs = []
 
@@ -265,5 +285,5 @@ def test_pgbench_keeps_tpcb_invariant_while_shards_restart(dist):
     assert wait_for(lambda: dist.prepared() == [], timeout=30), dist.prepared()
     accounts, tellers, branches, history = tpcb_invariant(dist.coordinator)
     assert accounts == tellers == branches == history
-    assert during > 0
+    assert during > before
     assert dist.coordinator.scalar('SELECT count(*) FROM pgbench_history') == during + 4 * 50

@@ -6,7 +6,7 @@ import time
 import psycopg2
 import pytest
 
-from support.pgdist_ext import distribute_pgbench, pgbench, tpcb_invariant
+from support.pgdist_ext import pgbench, tpcb_invariant
 
 
 def concurrent_updates(dist, isolation, statement_a, statement_b, read_committed='on'):
@@ -46,6 +46,7 @@ def concurrent_updates(dist, isolation, statement_a, statement_b, read_committed
         b.close()
 
 
+@pytest.mark.contract
 def test_two_read_committed_updates_of_one_row_both_apply(items):
     outcome = concurrent_updates(items, 'READ COMMITTED', "UPDATE items SET v = v || '+a' WHERE id = 1",
                                  "UPDATE items SET v = v || '+b' WHERE id = 1")
@@ -75,6 +76,7 @@ def test_read_then_update_in_one_read_committed_transaction(items):
     assert items.coordinator.scalar('SELECT v FROM items WHERE id = 3') == 'changed+mine'
 
 
+@pytest.mark.contract
 def test_repeatable_read_still_raises_the_serialization_error(items):
     outcome = concurrent_updates(items, 'REPEATABLE READ', "UPDATE items SET v = v || '+a' WHERE id = 4",
                                  "UPDATE items SET v = v || '+b' WHERE id = 4")
@@ -110,10 +112,9 @@ def test_serializable_write_skew_through_the_coordinator_is_still_refused(items)
     assert items.coordinator.scalar("SELECT count(*) FROM items WHERE id IN (6, 7) AND v = 'on'") == 1
 
 
-def test_pgbench_tpcb_has_no_failed_transactions_at_read_committed(dist):
-    distribute_pgbench(dist, scale=1)
-    done = pgbench(dist.coordinator, '-c', '4', '-j', '2', '-T', '10', '-n', '--failures-detailed')
+def test_pgbench_tpcb_has_no_failed_transactions_at_read_committed(tpcb):
+    done = pgbench(tpcb.coordinator, '-c', '4', '-j', '2', '-T', '10', '-n', '--failures-detailed')
     assert done.returncode == 0, done.stdout
     assert 'number of failed transactions: 0 (0.000%)' in done.stdout, done.stdout
-    accounts, tellers, branches, history = tpcb_invariant(dist.coordinator)
+    accounts, tellers, branches, history = tpcb_invariant(tpcb.coordinator)
     assert accounts == tellers == branches == history

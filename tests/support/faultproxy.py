@@ -72,6 +72,10 @@ class FaultProxy(object):
             except OSError:
                 _close(client)
                 continue
+            # The frontend side is forwarded message by message: with Nagle's algorithm each message after the
+            # first of a batch (Parse, Bind, Execute, Sync) would wait for the shard's delayed ACK, 40 ms a round.
+            for sock in (client, server):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.sockets.extend([client, server])
             threading.Thread(target=self._frontend, args=(client, server), daemon=True).start()
             threading.Thread(target=self._backend, args=(server, client), daemon=True).start()

