@@ -39,10 +39,12 @@ $(VENV)/.installed: tests/requirements.txt
 system-deps:
 	bash scripts/install-system-deps.sh
 
-# Every test: sanity, lint and unit, then three lanes at once (scripts/test-suites.sh): roles | module integration
-# (see PG_VERSIONS), extension | molecule. TEST_LANES=serial runs them one after another.
+# Every test: sanity, lint and unit, then two lanes at once (scripts/test-suites.sh): what uses this machine's
+# PostgreSQL 15 (roles, the extension on 15) | what brings its own servers (module integration, see PG_VERSIONS;
+# the extension on the npm majors; molecule). TEST_LANES=serial runs them one after another.
 test: venv system-deps collection
-	MAKE="$(MAKE)" bash scripts/test-suites.sh
+	MAKE="$(MAKE)" EXTENSION_PG_VERSIONS="$(EXTENSION_PG_VERSIONS)" \
+		EXTENSION_PG_VERSIONS_SUBSET="$(EXTENSION_PG_VERSIONS_SUBSET)" bash scripts/test-suites.sh
 
 # The same with the whole module integration suite on every major.
 test-full:
