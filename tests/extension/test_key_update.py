@@ -28,6 +28,7 @@ def refused(dist, statement, params=None):
     return info.value
 
 
+@pytest.mark.contract
 def test_key_changing_updates_are_refused_on_every_path(items):
     dist = items
     before = counts(dist)
