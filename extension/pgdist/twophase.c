@@ -7,8 +7,9 @@
  *   1. a commit record (a row of pgdist.commit_records naming the
  *      transaction) is written in the local transaction;
  *   2. each writing remote transaction gets PREPARE TRANSACTION 'gid'
- *      instead of COMMIT (libpq_shim.c rewrites postgres_fdw's command, so
- *      postgres_fdw's parallel_commit prepares them in parallel); any failure
+ *      instead of COMMIT (the connection layer asks prepare_instead when
+ *      postgres_fdw commits it, so postgres_fdw's parallel_commit prepares
+ *      them in parallel); any failure
  *      there aborts the local transaction, and its commit record with it;
  *   3. the local commit, flushed to disk whatever synchronous_commit says, is
  *      the decision;
@@ -28,7 +29,7 @@
  * the transaction; restore points take it exclusively, so none falls between
  * the commits of one transaction on two nodes.
  */
-#include "pgdist.h"
+#include "postgres.h"
 
 #include <sys/socket.h>
 
@@ -39,14 +40,18 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "commands/dbcommands.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
-#include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+
+#include "fdwconn.h"
+#include "remote.h"
+#include "settings.h"
+#include "shared.h"
+#include "twophase.h"
 
 #define PGDIST_LOCK_KEY 0x70676473	/* "pgds" */
 #define PGDIST_LOCK_COMMIT 1
@@ -66,7 +71,7 @@ pgdist_commit_lock_tag(LOCKTAG *tag)
 static bool
 count_writers(FdwConn *fc, void *arg)
 {
-	if (fc->in_xact && fc->wrote)
+	if (fc->state == REMOTE_XACT_WROTE)
 		(*(int *) arg)++;
 	return true;
 }
@@ -107,26 +112,18 @@ write_commit_record(Oid relid)
 	table_close(rel, NoLock);
 }
 
-void
-pgdist_early_xact_callback(XactEvent event, void *arg)
+/* The decision, at pre-commit before postgres_fdw sends its COMMITs. */
+static void
+decide(void)
 {
 	static bool warned = false;
 	int			writers = 0;
 	Oid			records;
 	LOCKTAG		tag;
 
-	if (event == XACT_EVENT_ABORT && xact_two_phase)
-	{
-		/* Before postgres_fdw's abort cleanup, which may drop connections holding a prepared part. */
-		resolve_prepared(false);
-		xact_two_phase = false;
-	}
-	if (event != XACT_EVENT_PRE_COMMIT)
-		return;
-	pgdist_async_read_all();
 	xact_two_phase = false;
 	xact_prepared = 0;
-	pgdist_foreach_conn(count_writers, &writers);
+	fdwconn_foreach(count_writers, &writers);
 	if (writers == 0)
 		return;
 	if (!pgdist_two_phase_commit ||
@@ -159,17 +156,27 @@ pgdist_early_xact_callback(XactEvent event, void *arg)
 	pg_atomic_fetch_add_u64(&pgdist_shared->two_phase_commits, 1);
 }
 
-const char *
-pgdist_commit_rewrite(FdwConn *fc)
+static void
+before_fdw_xact(XactEvent event)
 {
-	static char command[PGDIST_GID_LEN + 32];
+	if (event == XACT_EVENT_ABORT && xact_two_phase)
+	{
+		/* Before postgres_fdw's abort cleanup, which may drop connections holding a prepared part. */
+		resolve_prepared(false);
+		xact_two_phase = false;
+	}
+	if (event == XACT_EVENT_PRE_COMMIT)
+		decide();
+}
 
-	if (!xact_two_phase || !fc->wrote)
-		return "COMMIT TRANSACTION";
-	snprintf(fc->gid, sizeof(fc->gid), "%s_%u", xact_name, ++xact_prepared);
-	snprintf(command, sizeof(command), "PREPARE TRANSACTION '%s'", fc->gid);
-	fc->prepared = true;
-	return command;
+/* postgres_fdw commits a remote transaction that wrote: prepared instead, as gid, when two-phase. */
+static bool
+prepare_instead(FdwConn *fc, char *gid)
+{
+	if (!xact_two_phase)
+		return false;
+	snprintf(gid, PGDIST_GID_LEN, "%s_%u", xact_name, ++xact_prepared);
+	return true;
 }
 
 /* Splits a gid of ours into its commit record's transaction name and its full xid. */
@@ -223,7 +230,7 @@ send_resolution(FdwConn *fc, void *arg)
 	Resolution *r = (Resolution *) arg;
 	char		command[PGDIST_GID_LEN + 32];
 
-	if (!fc->prepared)
+	if (!fdwconn_prepare_sent(fc))
 		return true;
 	if (!r->commit)
 		drain(fc->conn, r->deadline);
@@ -232,7 +239,7 @@ send_resolution(FdwConn *fc, void *arg)
 		r->count >= lengthof(r->conns))
 		return true;
 	snprintf(command, sizeof(command), "%s PREPARED '%s'", r->commit ? "COMMIT" : "ROLLBACK", fc->gid);
-	if (!pgdist_real_PQsendQuery(fc->conn, command))
+	if (!fdwconn_send_own(fc, command))
 		return true;
 	r->conns[r->count] = fc->conn;
 	strlcpy(r->gids[r->count], fc->gid, PGDIST_GID_LEN);
@@ -254,7 +261,7 @@ resolve_prepared(bool commit)
 	r.commit = commit;
 	r.deadline = deadline;
 	r.count = 0;
-	pgdist_foreach_conn(send_resolution, &r);
+	fdwconn_foreach(send_resolution, &r);
 	for (int i = 0; i < r.count; i++)
 	{
 		PGconn	   *conn = r.conns[i];
@@ -288,9 +295,9 @@ resolve_prepared(bool commit)
 	}
 }
 
-/* Registered at load time, before postgres_fdw's: runs after it, once its commit cleanup is done. */
+/* After postgres_fdw's callback: its commit cleanup is done, the local commit is the decision. */
 static void
-late_xact_callback(XactEvent event, void *arg)
+after_fdw_xact(XactEvent event)
 {
 	switch (event)
 	{
@@ -305,113 +312,16 @@ late_xact_callback(XactEvent event, void *arg)
 			return;
 	}
 	xact_two_phase = false;
-	pgdist_reset_conns();
-	pgdist_clear_own_slot();
 }
+
+static const FdwConnObserver observer = {
+	.prepare_instead = prepare_instead,
+	.before_fdw_xact = before_fdw_xact,
+	.after_fdw_xact = after_fdw_xact,
+};
 
 void
 pgdist_twophase_init(void)
 {
-	RegisterXactCallback(late_xact_callback, NULL);
-}
-
-/*
- * A named restore point on this node and every foreign server, taken while
- * no two-phase commit is deciding: a transaction committed at one node's
- * point is committed or prepared (and then committed by recovery) at every
- * other node's. Returns each node with its restore point LSN and how long
- * commits were paused.
- */
-PG_FUNCTION_INFO_V1(pgdist_create_restore_point);
-Datum
-pgdist_create_restore_point(PG_FUNCTION_ARGS)
-{
-	text	   *name = PG_GETARG_TEXT_PP(0);
-	const char *params[1] = {text_to_cstring(name)};
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	List	   *servers;
-	List	   *volatile lsns = NIL;
-	LOCKTAG		tag;
-	TimestampTz paused;
-	volatile double paused_ms = 0;
-	ListCell   *lc;
-	volatile Datum local = (Datum) 0;
-
-	if (!superuser())
-		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						errmsg("must be superuser to create a restore point")));
-	pgdist_materialize(fcinfo);
-	/* Connected before commits pause, so the pause lasts only the restore points themselves. */
-	servers = pgdist_connect_servers();
-	PG_TRY();
-	{
-		foreach(lc, servers)
-		{
-			RemoteServer *rs = (RemoteServer *) lfirst(lc);
-
-			if (rs->conn == NULL)
-				ereport(ERROR, (errmsg("server \"%s\" cannot be reached: %s", rs->name, rs->error),
-								errdetail("A restore point must be taken on every node at once.")));
-		}
-		pgdist_commit_lock_tag(&tag);
-		(void) LockAcquire(&tag, ExclusiveLock, false, false);
-		paused = GetCurrentTimestamp();
-		local = DirectFunctionCall1(pg_create_restore_point, PointerGetDatum(name));
-		foreach(lc, servers)
-		{
-			RemoteServer *rs = (RemoteServer *) lfirst(lc);
-
-			if (!PQsendQueryParams(rs->conn, "SELECT pg_catalog.pg_create_restore_point($1)::text",
-								   1, NULL, params, NULL, NULL, 0))
-				ereport(ERROR, (errmsg("could not send the restore point to server \"%s\": %s",
-									   rs->name, pchomp(PQerrorMessage(rs->conn)))));
-		}
-		foreach(lc, servers)
-		{
-			RemoteServer *rs = (RemoteServer *) lfirst(lc);
-			PGresult   *last = NULL;
-			PGresult   *res;
-
-			if (!pgdist_wait_result(rs->conn, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-																		  pgdist_commit_timeout), true))
-				ereport(ERROR, (errmsg("server \"%s\" did not answer within %d ms", rs->name,
-									   pgdist_commit_timeout)));
-			while ((res = PQgetResult(rs->conn)) != NULL)
-			{
-				PQclear(last);
-				last = res;
-			}
-			if (last == NULL || PQresultStatus(last) != PGRES_TUPLES_OK)
-				ereport(ERROR, (errmsg("restore point \"%s\" failed on server \"%s\": %s", params[0],
-									   rs->name, pgdist_result_error(last, rs->conn)),
-								errdetail("The restore points already taken on other nodes are not consistent on their own.")));
-			lsns = lappend(lsns, pstrdup(PQgetvalue(last, 0, 0)));
-			PQclear(last);
-		}
-		LockRelease(&tag, ExclusiveLock, false);
-		paused_ms = (double) (GetCurrentTimestamp() - paused) / 1000.0;
-	}
-	PG_FINALLY();
-	{
-		pgdist_disconnect_servers(servers);
-	}
-	PG_END_TRY();
-
-	{
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
-		ListCell   *lsn;
-
-		values[0] = CStringGetTextDatum("coordinator");
-		values[1] = local;
-		values[2] = Float8GetDatum(paused_ms);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		forboth(lc, servers, lsn, lsns)
-		{
-			values[0] = CStringGetTextDatum(((RemoteServer *) lfirst(lc))->name);
-			values[1] = DirectFunctionCall1(pg_lsn_in, CStringGetDatum((char *) lfirst(lsn)));
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		}
-	}
-	return (Datum) 0;
+	fdwconn_observe(&observer);
 }
