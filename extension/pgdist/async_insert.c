@@ -221,11 +221,11 @@ executed(FdwConn *fc, const char *name)
 static void
 on_sent(FdwConn *fc, const FdwCommand *command)
 {
-	if (command->kind == FDW_PREPARE)
+	if (command->kind == SEND_PREPARE)
 		prepared(fc->conn, command->statement, command->sql);
-	else if (command->kind == FDW_QUERY && strncmp(command->sql, "DEALLOCATE ", strlen("DEALLOCATE ")) == 0)
+	else if (command->kind == SEND_QUERY && strncmp(command->sql, "DEALLOCATE ", strlen("DEALLOCATE ")) == 0)
 		deallocated(fc, command->sql);
-	else if (command->kind == FDW_EXECUTE && command->result_format == 0)
+	else if (command->kind == SEND_EXECUTE && command->result_format == 0)
 		executed(fc, command->statement);
 }
 

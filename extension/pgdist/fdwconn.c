@@ -27,11 +27,14 @@
 
 #include <dlfcn.h>
 
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
 #include "appname.h"
 #include "fdwconn.h"
+#include "settings.h"
 #include "util.h"
 
 /*
@@ -72,6 +75,16 @@ static int	n_observers = 0;
 static HTAB *fdw_conns = NULL;
 static void *postgres_fdw_base = NULL;
 static bool early_callback_registered = false;
+
+/* The observers' pre-commit callbacks ran in this transaction: its commit is decided. */
+static bool pre_commit_ran = false;
+
+static const char *const read_prefixes[] = {FDW_READ_PREFIXES, NULL};
+
+static const char *const state_names[] = {
+	"without a transaction", "started", "written", "sent PREPARE TRANSACTION", "prepared",
+	"refused PREPARE TRANSACTION", "sent COMMIT"
+};
 
 /* The answer given for a command before the node's, until postgres_fdw has read it. */
 static PGresult *early_result = NULL;
@@ -163,6 +176,8 @@ static void
 early_xact_callback(XactEvent event, void *arg)
 {
 	NOTIFY(before_fdw_xact, event);
+	if (event == XACT_EVENT_PRE_COMMIT)
+		pre_commit_ran = true;
 }
 
 /* Registered at load, before postgres_fdw's: runs after it, once its commit or abort is done. */
@@ -174,6 +189,7 @@ late_xact_callback(XactEvent event, void *arg)
 	{
 		fdwconn_foreach(reset_conn, NULL);
 		early_conn = NULL;
+		pre_commit_ran = false;
 	}
 }
 
@@ -196,7 +212,7 @@ register_conn(PGconn *conn)
 	 * first connection. Registered now, ours runs before it at every event:
 	 * the features decide before postgres_fdw sends its COMMITs.
 	 */
-	if (!early_callback_registered)
+	if (!early_callback_registered && pgdist_test_contract_break != CONTRACT_BREAK_CALLBACK_ORDER)
 	{
 		RegisterXactCallback(early_xact_callback, NULL);
 		early_callback_registered = true;
@@ -299,14 +315,32 @@ PQfinish(PGconn *conn)
 	real_PQfinish(conn);
 }
 
-/* The statements postgres_fdw deparses for writes start with these words. */
 static bool
-is_write(const char *sql)
+is_read(const char *sql)
 {
-	return strncmp(sql, "INSERT INTO ", 12) == 0 ||
-		strncmp(sql, "UPDATE ", 7) == 0 ||
-		strncmp(sql, "DELETE FROM ", 12) == 0 ||
-		strncmp(sql, "TRUNCATE ", 9) == 0;
+	for (const char *const *prefix = read_prefixes; *prefix != NULL; prefix++)
+		if (strncmp(sql, *prefix, strlen(*prefix)) == 0)
+			return true;
+	return false;
+}
+
+/* The text pgdist takes for postgres_fdw's commit of a remote transaction. */
+const char *
+fdwconn_commit_text(void)
+{
+	return pgdist_test_contract_break == CONTRACT_BREAK_COMMIT_TEXT ? "COMMIT" : FDW_COMMIT;
+}
+
+bool
+fdwconn_is_commit(const FdwCommand *command)
+{
+	return command->kind == SEND_QUERY && command->sql != NULL && strcmp(command->sql, fdwconn_commit_text()) == 0;
+}
+
+const char *
+fdwconn_state_name(RemoteXactState state)
+{
+	return state_names[state];
 }
 
 /* postgres_fdw's COMMIT: a remote transaction that wrote may be prepared instead. */
@@ -317,6 +351,13 @@ commit(FdwConn *fc, const char *sql)
 
 	if (fc->state == REMOTE_XACT_WROTE)
 	{
+		if (!pre_commit_ran)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("pgdist: postgres_fdw commits on %s before pgdist has decided how to commit",
+							fdwconn_describe(fc)),
+					 errdetail("Its transaction callback ran before pgdist's, which must choose between one and two phases first. Nothing was committed on that node."),
+					 errhint("pgdist must be first in shared_preload_libraries, and postgres_fdw must behave as fdw_contract.h says for this PostgreSQL major.")));
 		for (int i = 0; i < n_observers; i++)
 		{
 			if (observers[i]->prepare_instead && observers[i]->prepare_instead(fc, fc->gid))
@@ -331,7 +372,27 @@ commit(FdwConn *fc, const char *sql)
 	return sql;
 }
 
-/* What a command of postgres_fdw's does to its remote transaction; returns the text to send. */
+/* A command that is neither a read nor the commit: fc's remote transaction wrote. */
+static void
+wrote(FdwConn *fc, const char *sql)
+{
+	if (fc->state == REMOTE_XACT_WROTE)
+		return;
+	if (pre_commit_ran)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("pgdist: postgres_fdw writes on %s after pgdist has decided how to commit",
+						fdwconn_describe(fc)),
+				 errdetail("The command was: %s. The decision counted the nodes written before it; nothing was committed.", sql),
+				 errhint("postgres_fdw must behave as fdw_contract.h says for this PostgreSQL major.")));
+	fc->state = REMOTE_XACT_WROTE;
+}
+
+/*
+ * What a command of postgres_fdw's does to its remote transaction; returns
+ * the text to send. Whatever is not a known read is taken for a write: a
+ * form of write pgdist does not know must not commit in one phase unseen.
+ */
 static const char *
 advance(FdwConn *fc, const FdwCommand *command)
 {
@@ -339,7 +400,7 @@ advance(FdwConn *fc, const FdwCommand *command)
 
 	if (sql == NULL)
 		return NULL;
-	if (command->kind == FDW_QUERY && strncmp(sql, FDW_START_PREFIX, strlen(FDW_START_PREFIX)) == 0)
+	if (command->kind == SEND_QUERY && strncmp(sql, FDW_START_PREFIX, strlen(FDW_START_PREFIX)) == 0)
 	{
 		fc->state = REMOTE_XACT_STARTED;
 		for (int i = 0; i < n_observers; i++)
@@ -351,10 +412,11 @@ advance(FdwConn *fc, const FdwCommand *command)
 		}
 		return sql;
 	}
-	if (command->kind == FDW_QUERY && strcmp(sql, FDW_COMMIT) == 0)
+	if (fdwconn_is_commit(command))
 		return commit(fc, sql);
-	if (fc->state == REMOTE_XACT_STARTED && is_write(sql))
-		fc->state = REMOTE_XACT_WROTE;
+	if ((fc->state == REMOTE_XACT_NONE || fc->state == REMOTE_XACT_STARTED || fc->state == REMOTE_XACT_WROTE) &&
+		!is_read(sql))
+		wrote(fc, sql);
 	return sql;
 }
 
@@ -362,7 +424,7 @@ PGDIST_EXPORT int
 PQsendQuery(PGconn *conn, const char *query)
 {
 	FdwConn    *fc = find_conn(conn);
-	FdwCommand	command = {FDW_QUERY, query, NULL, 0};
+	FdwCommand	command = {SEND_QUERY, query, NULL, 0};
 
 	if (fc == NULL || query == NULL)
 		return real_PQsendQuery(conn, query);
@@ -380,7 +442,7 @@ PQsendQueryParams(PGconn *conn, const char *query, int nParams, const Oid *param
 				  const int *paramFormats, int resultFormat)
 {
 	FdwConn    *fc = find_conn(conn);
-	FdwCommand	command = {FDW_QUERY_PARAMS, query, NULL, resultFormat};
+	FdwCommand	command = {SEND_QUERY_PARAMS, query, NULL, resultFormat};
 
 	if (fc == NULL || query == NULL)
 		return real_PQsendQueryParams(conn, query, nParams, paramTypes, paramValues,
@@ -399,7 +461,7 @@ PQsendPrepare(PGconn *conn, const char *stmtName, const char *query, int nParams
 			  const Oid *paramTypes)
 {
 	FdwConn    *fc = find_conn(conn);
-	FdwCommand	command = {FDW_PREPARE, query, stmtName, 0};
+	FdwCommand	command = {SEND_PREPARE, query, stmtName, 0};
 
 	if (fc == NULL || query == NULL)
 		return real_PQsendPrepare(conn, stmtName, query, nParams, paramTypes);
@@ -417,7 +479,7 @@ PQsendQueryPrepared(PGconn *conn, const char *stmtName, int nParams,
 					const int *paramFormats, int resultFormat)
 {
 	FdwConn    *fc = find_conn(conn);
-	FdwCommand	command = {FDW_EXECUTE, NULL, stmtName, resultFormat};
+	FdwCommand	command = {SEND_EXECUTE, NULL, stmtName, resultFormat};
 
 	if (fc == NULL)
 		return real_PQsendQueryPrepared(conn, stmtName, nParams, paramValues, paramLengths,
@@ -497,7 +559,8 @@ PQgetResult(PGconn *conn)
 	res = real_PQgetResult(conn);
 	if ((fc = find_conn(conn)) != NULL)
 	{
-		if (res != NULL && fc->state == REMOTE_XACT_PREPARE_SENT)
+		if (res != NULL && fc->state == REMOTE_XACT_PREPARE_SENT &&
+			pgdist_test_contract_break != CONTRACT_BREAK_PREPARE_ANSWER)
 			fc->state = PQresultStatus(res) == PGRES_COMMAND_OK ? REMOTE_XACT_PREPARED
 				: REMOTE_XACT_PREPARE_FAILED;
 		NOTIFY(on_result, fc, res);
@@ -540,10 +603,52 @@ fdwconn_foreach(FdwConnVisitor visitor, void *arg)
 	}
 }
 
-/* True when fc's remote transaction was sent PREPARE TRANSACTION in this local transaction. */
-bool
-fdwconn_prepare_sent(const FdwConn *fc)
+static bool
+option_is(List *options, const char *name, const char *value)
 {
-	return fc->state == REMOTE_XACT_PREPARE_SENT || fc->state == REMOTE_XACT_PREPARED ||
-		fc->state == REMOTE_XACT_PREPARE_FAILED;
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, name) == 0)
+			return value != NULL && strcmp(defGetString(def), value) == 0;
+	}
+	return true;					/* not set: libpq's default, which may be anything */
+}
+
+/*
+ * fc's node for a message: server "s1" (host:port, database d) when exactly
+ * one postgres_fdw server of this database has these options, else the
+ * address alone. Catalog access: in a transaction only.
+ */
+char *
+fdwconn_describe(FdwConn *fc)
+{
+	const char *host = PQhost(fc->conn);
+	const char *port = PQport(fc->conn);
+	const char *db = PQdb(fc->conn);
+	char	   *where = psprintf("%s:%s, database %s", host ? host : "?", port ? port : "?", db ? db : "?");
+	const char *name = NULL;
+	int			matches = 0;
+	ListCell   *lc;
+
+	if (IsTransactionState())
+	{
+		foreach(lc, pgdist_fdw_servers())
+		{
+			ForeignServer *server = (ForeignServer *) lfirst(lc);
+
+			if (option_is(server->options, "host", host) && option_is(server->options, "port", port) &&
+				option_is(server->options, "dbname", db))
+			{
+				matches++;
+				name = server->servername;
+			}
+		}
+	}
+	if (matches == 1)
+		return psprintf("server \"%s\" (%s)", name, where);
+	return psprintf("the node at %s", where);
 }

@@ -6,6 +6,12 @@
  * It knows no feature: the features (two-phase commit, READ COMMITTED,
  * async insert) register an observer and are called at the points below;
  * they call down into this layer, never the other way.
+ *
+ * The layer refuses (ERROR, before anything is sent) what would let a
+ * writing remote transaction commit behind the features' back: a COMMIT on
+ * a connection that wrote before the observers' pre-commit callbacks ran in
+ * this transaction (postgres_fdw's callback ran first), and a connection
+ * becoming a writer after they ran (the commit was decided without it).
  */
 #ifndef PGDIST_FDWCONN_H
 #define PGDIST_FDWCONN_H
@@ -13,10 +19,7 @@
 #include "access/xact.h"
 #include "libpq-fe.h"
 
-/* postgres_fdw's texts the layer and its features recognise. */
-#define FDW_START_PREFIX "START TRANSACTION ISOLATION LEVEL "
-#define FDW_START_REPEATABLE_READ FDW_START_PREFIX "REPEATABLE READ"
-#define FDW_COMMIT "COMMIT TRANSACTION"
+#include "fdw_contract.h"
 
 #define PGDIST_GID_LEN 96
 
@@ -42,10 +45,10 @@ typedef struct FdwConn
 /* How postgres_fdw sent a command (the libpq function). */
 typedef enum FdwCommandKind
 {
-	FDW_QUERY,					/* PQsendQuery */
-	FDW_QUERY_PARAMS,			/* PQsendQueryParams */
-	FDW_PREPARE,				/* PQsendPrepare */
-	FDW_EXECUTE					/* PQsendQueryPrepared */
+	SEND_QUERY,					/* PQsendQuery */
+	SEND_QUERY_PARAMS,			/* PQsendQueryParams */
+	SEND_PREPARE,				/* PQsendPrepare */
+	SEND_EXECUTE					/* PQsendQueryPrepared */
 } FdwCommandKind;
 
 typedef struct FdwCommand
@@ -86,8 +89,11 @@ extern bool fdwconn_active(void);
 
 typedef bool (*FdwConnVisitor) (FdwConn *fc, void *arg);
 extern void fdwconn_foreach(FdwConnVisitor visitor, void *arg);
-extern bool fdwconn_prepare_sent(const FdwConn *fc);
 extern int	fdwconn_send_own(FdwConn *fc, const char *sql);
+extern bool fdwconn_is_commit(const FdwCommand *command);
+extern const char *fdwconn_commit_text(void);
+extern char *fdwconn_describe(FdwConn *fc);
+extern const char *fdwconn_state_name(RemoteXactState state);
 
 /* An answer given to postgres_fdw before the node's: a command that counted rows. */
 extern bool fdwconn_answer_early(FdwConn *fc, int rows);

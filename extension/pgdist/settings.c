@@ -17,6 +17,15 @@ int			pgdist_deadlock_check_interval = 2000;
 int			pgdist_recovery_interval = 10000;
 int			pgdist_frozen_backend_timeout = 20;
 int			pgdist_commit_timeout = 10000;
+int			pgdist_test_contract_break = CONTRACT_BREAK_OFF;
+
+static const struct config_enum_entry contract_breaks[] = {
+	{"off", CONTRACT_BREAK_OFF, false},
+	{"commit_text", CONTRACT_BREAK_COMMIT_TEXT, false},
+	{"callback_order", CONTRACT_BREAK_CALLBACK_ORDER, false},
+	{"prepare_answer", CONTRACT_BREAK_PREPARE_ANSWER, false},
+	{NULL, 0, false}
+};
 
 void
 pgdist_define_settings(void)
@@ -52,6 +61,12 @@ pgdist_define_settings(void)
 							"Past it the commit returns and recovery finishes the node's part.",
 							&pgdist_commit_timeout, 10000, 100, 3600000, PGC_SIGHUP,
 							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomEnumVariable("pgdist.test_contract_break",
+							 "For tests only: pgdist sees postgres_fdw break what pgdist relies on, and must refuse the commit.",
+							 "commit_text: another commit text is expected; callback_order: the pre-commit callback is not "
+							 "registered in this session; prepare_answer: the answers to PREPARE TRANSACTION go unseen.",
+							 &pgdist_test_contract_break, CONTRACT_BREAK_OFF, contract_breaks, PGC_SUSET,
+							 GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("pgdist");
 #else

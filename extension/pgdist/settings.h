@@ -13,6 +13,17 @@ extern int	pgdist_recovery_interval;
 extern int	pgdist_frozen_backend_timeout;
 extern int	pgdist_commit_timeout;
 
+/* pgdist.test_contract_break: for tests only, postgres_fdw as if it broke what pgdist relies on. */
+typedef enum ContractBreak
+{
+	CONTRACT_BREAK_OFF,
+	CONTRACT_BREAK_COMMIT_TEXT, /* pgdist expects another commit text than postgres_fdw's */
+	CONTRACT_BREAK_CALLBACK_ORDER,	/* pgdist's pre-commit callback does not run before postgres_fdw's */
+	CONTRACT_BREAK_PREPARE_ANSWER	/* the nodes' answers to PREPARE TRANSACTION go unseen */
+} ContractBreak;
+
+extern int	pgdist_test_contract_break;
+
 extern void pgdist_define_settings(void);
 
 #endif							/* PGDIST_SETTINGS_H */

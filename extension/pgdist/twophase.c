@@ -14,6 +14,11 @@
  *   3. the local commit, flushed to disk whatever synchronous_commit says, is
  *      the decision;
  *   4. after it, COMMIT PREPARED on each (ROLLBACK PREPARED after an abort).
+ * The commit fails closed: while it is two-phase, a connection that wrote
+ * may be sent nothing but postgres_fdw's COMMIT (which becomes the PREPARE),
+ * and once postgres_fdw's callback is done every one of them must be
+ * prepared; otherwise the commit fails before anything is committed, and
+ * the abort rolls back the parts already prepared.
  * A prepared transaction left behind by a crash or a lost connection is
  * finished by recovery.c: committed when its commit record exists, rolled
  * back when it does not and the local transaction is no longer in progress.
@@ -59,6 +64,7 @@
 static bool xact_two_phase = false;
 static char xact_name[PGDIST_GID_LEN];	/* the commit record's transaction, gid without _<n> */
 static uint32 xact_prepared = 0;
+static int	xact_writers = 0;			/* the remote transactions that wrote, at the decision */
 
 static void resolve_prepared(bool commit);
 
@@ -153,6 +159,7 @@ decide(void)
 	/* The local commit record is the decision: it must be on disk before any COMMIT PREPARED. */
 	ForceSyncCommit();
 	xact_two_phase = true;
+	xact_writers = writers;
 	pg_atomic_fetch_add_u64(&pgdist_shared->two_phase_commits, 1);
 }
 
@@ -167,6 +174,69 @@ before_fdw_xact(XactEvent event)
 	}
 	if (event == XACT_EVENT_PRE_COMMIT)
 		decide();
+}
+
+/* While two-phase, a connection that wrote gets its commit, which becomes the PREPARE, and nothing else. */
+static void
+before_send(FdwConn *fc, const FdwCommand *command)
+{
+	if (!xact_two_phase || fc->state != REMOTE_XACT_WROTE || fdwconn_is_commit(command))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("pgdist: refusing to send %s to %s while this transaction commits in two phases",
+					command->sql ? quote_literal_cstr(command->sql) : "the execution of a prepared statement",
+					fdwconn_describe(fc)),
+			 errdetail("The transaction wrote on several nodes, and each must be prepared in place of postgres_fdw's \"%s\" before any commits; this command could commit that node alone. Nothing was committed.",
+					   fdwconn_commit_text()),
+			 errhint("postgres_fdw must behave as fdw_contract.h says for this PostgreSQL major.")));
+}
+
+typedef struct PrepareCheck
+{
+	int			prepared;
+	FdwConn    *unprepared;		/* the first writer that is not prepared */
+} PrepareCheck;
+
+static bool
+check_prepared(FdwConn *fc, void *arg)
+{
+	PrepareCheck *check = (PrepareCheck *) arg;
+
+	if (fc->state == REMOTE_XACT_PREPARED)
+		check->prepared++;
+	else if (fc->state == REMOTE_XACT_WROTE || fc->state == REMOTE_XACT_PREPARE_SENT ||
+			 fc->state == REMOTE_XACT_PREPARE_FAILED)
+	{
+		if (check->unprepared == NULL)
+			check->unprepared = fc;
+		/* postgres_fdw is done with it, its transaction still open: cut it, so nothing of it commits later. */
+		if (fc->state == REMOTE_XACT_WROTE && PQtransactionStatus(fc->conn) != PQTRANS_IDLE)
+			shutdown(PQsocket(fc->conn), SHUT_RDWR);
+	}
+	return true;
+}
+
+/* After postgres_fdw's pre-commit: every writer prepared, or the commit fails while nothing has committed. */
+static void
+require_prepared(void)
+{
+	PrepareCheck check = {0, NULL};
+
+	fdwconn_foreach(check_prepared, &check);
+	if (check.unprepared != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("pgdist: %s wrote in this transaction and is not prepared", fdwconn_describe(check.unprepared)),
+				 errdetail("Its remote transaction is %s where two-phase commit needs it prepared. Nothing was committed; the parts already prepared are rolled back.",
+						   fdwconn_state_name(check.unprepared->state)),
+				 errhint("postgres_fdw must behave as fdw_contract.h says for this PostgreSQL major.")));
+	if (check.prepared < xact_writers)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("pgdist: %d of the %d remote transactions that wrote are prepared", check.prepared,
+						xact_writers),
+				 errdetail("A connection that wrote was closed before its commit. Nothing was committed; the parts already prepared are rolled back.")));
 }
 
 /* postgres_fdw commits a remote transaction that wrote: prepared instead, as gid, when two-phase. */
@@ -230,10 +300,13 @@ send_resolution(FdwConn *fc, void *arg)
 	Resolution *r = (Resolution *) arg;
 	char		command[PGDIST_GID_LEN + 32];
 
-	if (!fdwconn_prepare_sent(fc))
+	if (fc->state != REMOTE_XACT_PREPARE_SENT && fc->state != REMOTE_XACT_PREPARED)
 		return true;
 	if (!r->commit)
 		drain(fc->conn, r->deadline);
+	/* A PREPARE the node refused left nothing there. */
+	if (fc->state != REMOTE_XACT_PREPARE_SENT && fc->state != REMOTE_XACT_PREPARED)
+		return true;
 	/* A connection left busy or broken is for recovery.c to finish. */
 	if (PQstatus(fc->conn) != CONNECTION_OK || PQtransactionStatus(fc->conn) != PQTRANS_IDLE ||
 		r->count >= lengthof(r->conns))
@@ -301,6 +374,10 @@ after_fdw_xact(XactEvent event)
 {
 	switch (event)
 	{
+		case XACT_EVENT_PRE_COMMIT:
+			if (xact_two_phase)
+				require_prepared();
+			return;
 		case XACT_EVENT_COMMIT:
 			if (xact_two_phase)
 				resolve_prepared(true);
@@ -316,6 +393,7 @@ after_fdw_xact(XactEvent event)
 
 static const FdwConnObserver observer = {
 	.prepare_instead = prepare_instead,
+	.before_send = before_send,
 	.before_fdw_xact = before_fdw_xact,
 	.after_fdw_xact = after_fdw_xact,
 };
