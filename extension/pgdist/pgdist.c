@@ -30,6 +30,7 @@
 
 #include "async_insert.h"
 #include "deadlock_report.h"
+#include "fdw_contract.h"
 #include "fdwconn.h"
 #include "read_committed.h"
 #include "settings.h"
@@ -56,6 +57,7 @@ _PG_init(void)
 				 errmsg("pgdist must be loaded before postgres_fdw"),
 				 errhint("List pgdist before postgres_fdw in shared_preload_libraries.")));
 	pgdist_define_settings();
+	pgdist_check_fdw_contract();
 	pgdist_shared_init();
 	fdwconn_init();
 

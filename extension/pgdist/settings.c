@@ -17,6 +17,7 @@ int			pgdist_deadlock_check_interval = 2000;
 int			pgdist_recovery_interval = 10000;
 int			pgdist_frozen_backend_timeout = 20;
 int			pgdist_commit_timeout = 10000;
+bool		pgdist_allow_unverified_major = false;
 int			pgdist_test_contract_break = CONTRACT_BREAK_OFF;
 
 static const struct config_enum_entry contract_breaks[] = {
@@ -61,6 +62,10 @@ pgdist_define_settings(void)
 							"Past it the commit returns and recovery finishes the node's part.",
 							&pgdist_commit_timeout, 10000, 100, 3600000, PGC_SIGHUP,
 							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("pgdist.allow_unverified_major",
+							 "Starts pgdist on a PostgreSQL major its contract with postgres_fdw is not verified on.",
+							 "The checks of postgres_fdw's library still apply; see fdw_contract.h.",
+							 &pgdist_allow_unverified_major, false, PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("pgdist.test_contract_break",
 							 "For tests only: pgdist sees postgres_fdw break what pgdist relies on, and must refuse the commit.",
 							 "commit_text: another commit text is expected; callback_order: the pre-commit callback is not "

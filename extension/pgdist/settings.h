@@ -12,6 +12,7 @@ extern int	pgdist_deadlock_check_interval;
 extern int	pgdist_recovery_interval;
 extern int	pgdist_frozen_backend_timeout;
 extern int	pgdist_commit_timeout;
+extern bool pgdist_allow_unverified_major;
 
 /* pgdist.test_contract_break: for tests only, postgres_fdw as if it broke what pgdist relies on. */
 typedef enum ContractBreak
