@@ -71,7 +71,7 @@ pgdist_define_settings(void)
 							 "commit_text: another commit text is expected; callback_order: the pre-commit callback is not "
 							 "registered in this session; prepare_answer: the answers to PREPARE TRANSACTION go unseen.",
 							 &pgdist_test_contract_break, CONTRACT_BREAK_OFF, contract_breaks, PGC_SUSET,
-							 GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
+							 GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("pgdist");
 #else
