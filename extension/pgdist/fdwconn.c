@@ -81,9 +81,11 @@ static bool pre_commit_ran = false;
 
 static const char *const read_prefixes[] = {FDW_READ_PREFIXES, NULL};
 
+/* Each RemoteXactState in a message: "its remote transaction is ...". */
 static const char *const state_names[] = {
-	"without a transaction", "started", "written", "sent PREPARE TRANSACTION", "prepared",
-	"refused PREPARE TRANSACTION", "sent COMMIT"
+	"not started", "started, nothing written", "written, and was never sent PREPARE TRANSACTION",
+	"sent PREPARE TRANSACTION, its answer unseen", "prepared", "refused by PREPARE TRANSACTION",
+	"committed in one phase"
 };
 
 /* The answer given for a command before the node's, until postgres_fdw has read it. */

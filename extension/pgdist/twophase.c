@@ -228,7 +228,7 @@ require_prepared(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("pgdist: %s wrote in this transaction and is not prepared", fdwconn_describe(check.unprepared)),
-				 errdetail("Its remote transaction is %s where two-phase commit needs it prepared. Nothing was committed; the parts already prepared are rolled back.",
+				 errdetail("Its remote transaction is %s; two-phase commit needs it prepared. Nothing was committed; the parts already prepared are rolled back.",
 						   fdwconn_state_name(check.unprepared->state)),
 				 errhint("postgres_fdw must behave as fdw_contract.h says for this PostgreSQL major.")));
 	if (check.prepared < xact_writers)

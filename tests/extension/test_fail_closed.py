@@ -44,6 +44,8 @@ def test_a_two_shard_commit_is_refused_with_nothing_committed_anywhere(items, mo
         with pytest.raises(psycopg2.Error, match=REFUSALS[mode]) as refused:
             conn.commit()
         assert refused.value.pgcode == 'HV000'
+        if mode == 'prepare_answer':
+            assert 'is sent PREPARE TRANSACTION, its answer unseen' in refused.value.diag.message_detail
     finally:
         conn.close()
     assert (shard_value(items, 0, 1), shard_value(items, 1, 100)) == ('init', 'init')
