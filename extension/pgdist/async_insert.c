@@ -18,15 +18,24 @@
  * from the VALUES rows (a shard trigger or rule skipping rows) keeps that
  * statement synchronous; a later batch answering another count fails the
  * statement rather than report rows that are not there.
+ *
+ * The early answer itself is given by the connection layer
+ * (fdwconn_answer_early); this file decides when, and reads the real one.
  */
-#include "pgdist.h"
+#include "postgres.h"
 
 #include <ctype.h>
 
+#include "access/xact.h"
 #include "miscadmin.h"
-#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+
+#include "async_insert.h"
+#include "fdwconn.h"
+#include "remote.h"
+#include "settings.h"
+#include "util.h"
 
 typedef struct InsertStatementKey
 {
@@ -42,13 +51,15 @@ typedef struct InsertStatement
 	char	   *query;			/* for the error context */
 } InsertStatement;
 
-static HTAB *statements = NULL;
+/* A connection whose last batch was answered early: its real answer is still to be read. */
+typedef struct Unread
+{
+	PGconn	   *conn;			/* key */
+	InsertStatement *statement;
+} Unread;
 
-/* The answer handed to postgres_fdw for a batch whose real answer is read later. */
-static PGresult *early_result = NULL;
-static char early_tuples[16];
-static PGconn *early_conn = NULL;	/* its connection, until postgres_fdw has read it */
-static bool early_given = false;
+static HTAB *statements = NULL;
+static HTAB *unread = NULL;
 
 /* The statement whose first execution's count is being checked. */
 static InsertStatement *checked = NULL;
@@ -103,6 +114,8 @@ find_statement(PGconn *conn, const char *name, HASHACTION action, bool *found)
 			return NULL;
 		statements = pgdist_hash("pgdist postgres_fdw inserts", 16, sizeof(InsertStatementKey),
 								 sizeof(InsertStatement), TopMemoryContext);
+		unread = pgdist_hash("pgdist unread batches", 16, sizeof(PGconn *), sizeof(Unread),
+							 TopMemoryContext);
 	}
 	if (name == NULL || strlen(name) >= NAMEDATALEN)
 		return NULL;
@@ -121,9 +134,34 @@ forget_statement(InsertStatement *st)
 	hash_search(statements, &st->key, HASH_REMOVE, NULL);
 }
 
+/* Every statement of conn, or of every connection (conn NULL), with its unread batch. */
+static void
+forget_statements(PGconn *conn)
+{
+	HASH_SEQ_STATUS scan;
+	InsertStatement *st;
+
+	if (statements == NULL)
+		return;
+	if (conn == NULL)
+	{
+		Unread	   *u;
+
+		hash_seq_init(&scan, unread);
+		while ((u = (Unread *) hash_seq_search(&scan)) != NULL)
+			hash_search(unread, &u->conn, HASH_REMOVE, NULL);
+	}
+	else
+		hash_search(unread, &conn, HASH_REMOVE, NULL);
+	hash_seq_init(&scan, statements);
+	while ((st = (InsertStatement *) hash_seq_search(&scan)) != NULL)
+		if (conn == NULL || st->key.conn == conn)
+			forget_statement(st);
+}
+
 /* postgres_fdw prepares a statement: remember the INSERTs that may run without waiting. */
-void
-pgdist_async_prepared(PGconn *conn, const char *name, const char *query)
+static void
+prepared(PGconn *conn, const char *name, const char *query)
 {
 	int			rows = values_rows(query);
 	InsertStatement *st;
@@ -138,45 +176,33 @@ pgdist_async_prepared(PGconn *conn, const char *name, const char *query)
 	st->query = MemoryContextStrdup(TopMemoryContext, query);
 }
 
-/* Statements of conn deallocated by sql ("DEALLOCATE name" or "DEALLOCATE ALL"), or all of them (sql NULL). */
-void
-pgdist_async_deallocated(PGconn *conn, const char *sql)
+/* Statements of fc's connection deallocated by sql ("DEALLOCATE name" or "DEALLOCATE ALL"). */
+static void
+deallocated(FdwConn *fc, const char *sql)
 {
-	HASH_SEQ_STATUS scan;
+	const char *name = sql + strlen("DEALLOCATE ");
 	InsertStatement *st;
-	const char *name = NULL;
 
-	if (statements == NULL)
-		return;
-	if (sql != NULL)
+	if (strcmp(name, "ALL") != 0)
 	{
-		if (strncmp(sql, "DEALLOCATE ", strlen("DEALLOCATE ")) != 0)
-			return;
-		name = sql + strlen("DEALLOCATE ");
-		if (strcmp(name, "ALL") != 0)
-		{
-			if ((st = find_statement(conn, name, HASH_FIND, NULL)) != NULL)
-				forget_statement(st);
-			return;
-		}
-	}
-	if (conn == NULL || conn == early_conn)
-		early_conn = NULL;
-	hash_seq_init(&scan, statements);
-	while ((st = (InsertStatement *) hash_seq_search(&scan)) != NULL)
-		if (conn == NULL || st->key.conn == conn)
+		if ((st = find_statement(fc->conn, name, HASH_FIND, NULL)) != NULL)
 			forget_statement(st);
+		return;
+	}
+	fdwconn_end_early_answer(fc);
+	forget_statements(fc->conn);
 }
 
 /*
  * postgres_fdw executed a prepared statement on fc's connection: from its
- * second execution on, an INSERT's answer is given at once (PQisBusy and
- * PQgetResult below) and the real one is left to pgdist_async_read.
+ * second execution on, an INSERT's answer is given at once by the connection
+ * layer and the real one is left to read_unread.
  */
-void
-pgdist_async_executed(FdwConn *fc, const char *name)
+static void
+executed(FdwConn *fc, const char *name)
 {
 	InsertStatement *st;
+	Unread	   *u;
 
 	if (!pgdist_async_insert || (st = find_statement(fc->conn, name, HASH_FIND, NULL)) == NULL ||
 		st->rows == 0)
@@ -186,52 +212,28 @@ pgdist_async_executed(FdwConn *fc, const char *name)
 		checked = st;
 		return;
 	}
-	if (early_result == NULL)
-		early_result = PQmakeEmptyPGresult(NULL, PGRES_COMMAND_OK);
-	if (early_result == NULL)
-		return;					/* out of memory: postgres_fdw waits as usual */
-	snprintf(early_tuples, sizeof(early_tuples), "%d", st->rows);
-	early_conn = fc->conn;
-	early_given = false;
-	fc->unread = st;
+	if (!fdwconn_answer_early(fc, st->rows))
+		return;
+	u = (Unread *) hash_search(unread, &fc->conn, HASH_ENTER, NULL);
+	u->statement = st;
 }
 
-bool
-pgdist_async_answers(PGconn *conn)
+static void
+on_sent(FdwConn *fc, const FdwCommand *command)
 {
-	return conn == early_conn && conn != NULL;
+	if (command->kind == SEND_PREPARE)
+		prepared(fc->conn, command->statement, command->sql);
+	else if (command->kind == SEND_QUERY && strncmp(command->sql, "DEALLOCATE ", strlen("DEALLOCATE ")) == 0)
+		deallocated(fc, command->sql);
+	else if (command->kind == SEND_EXECUTE && command->result_format == 0)
+		executed(fc, command->statement);
 }
 
-/* PQgetResult for a connection pgdist_async_answers: the count, then the end of the results. */
-PGresult *
-pgdist_async_answer(void)
+/* A real result of fc's connection: while a statement's first execution is checked, a count other than its rows keeps it waiting. */
+static void
+on_result(FdwConn *fc, PGresult *res)
 {
-	if (!early_given)
-	{
-		early_given = true;
-		return early_result;
-	}
-	early_conn = NULL;
-	return NULL;
-}
-
-bool
-pgdist_async_is_answer(const PGresult *res)
-{
-	return res == early_result && res != NULL;
-}
-
-const char *
-pgdist_async_answer_tuples(void)
-{
-	return early_tuples;
-}
-
-/* A real result of conn: while a statement's first execution is checked, a count other than its rows keeps it waiting. */
-void
-pgdist_async_result(PGconn *conn, PGresult *res)
-{
-	if (checked == NULL || conn != checked->key.conn)
+	if (checked == NULL || fc->conn != checked->key.conn)
 		return;
 	if (res == NULL)
 		checked = NULL;
@@ -273,20 +275,21 @@ report_unread(PGresult *res, PGconn *conn, InsertStatement *st)
  * the answer is only read away, for postgres_fdw's cleanup to find the
  * connection idle.
  */
-void
-pgdist_async_read(FdwConn *fc)
+static void
+read_unread(FdwConn *fc)
 {
-	InsertStatement *st = fc->unread;
+	Unread	   *u = unread ? (Unread *) hash_search(unread, &fc->conn, HASH_FIND, NULL) : NULL;
+	InsertStatement *st;
 	bool		aborting = !IsTransactionState();
 	PGresult   *last = NULL;
 	PGresult   *res;
 	int			count;
 
-	if (st == NULL)
+	if (u == NULL)
 		return;
-	fc->unread = NULL;
-	if (fc->conn == early_conn)
-		early_conn = NULL;
+	st = u->statement;
+	hash_search(unread, &fc->conn, HASH_REMOVE, NULL);
+	fdwconn_end_early_answer(fc);
 	if (!pgdist_wait_result(fc->conn, aborting ? TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 30000)
 							: DT_NOEND, !aborting))
 		return;					/* aborting and no answer: postgres_fdw's cleanup finds it busy */
@@ -313,16 +316,51 @@ pgdist_async_read(FdwConn *fc)
 				 errcontext("remote SQL command: %s", st->query)));
 }
 
+static void
+before_send(FdwConn *fc, const FdwCommand *command)
+{
+	read_unread(fc);
+}
+
 static bool
 read_one(FdwConn *fc, void *arg)
 {
-	pgdist_async_read(fc);
+	read_unread(fc);
 	return true;
 }
 
-/* At pre-commit: every pending answer is read before the commit is decided. */
-void
-pgdist_async_read_all(void)
+static void
+on_finish(FdwConn *fc)
 {
-	pgdist_foreach_conn(read_one, NULL);
+	forget_statements(fc->conn);
+}
+
+/* At pre-commit every pending answer is read, before the commit is decided. */
+static void
+before_fdw_xact(XactEvent event)
+{
+	if (event == XACT_EVENT_PRE_COMMIT)
+		fdwconn_foreach(read_one, NULL);
+}
+
+static void
+after_fdw_xact(XactEvent event)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
+		forget_statements(NULL);
+}
+
+static const FdwConnObserver observer = {
+	.before_send = before_send,
+	.on_sent = on_sent,
+	.on_result = on_result,
+	.on_finish = on_finish,
+	.before_fdw_xact = before_fdw_xact,
+	.after_fdw_xact = after_fdw_xact,
+};
+
+void
+pgdist_async_insert_init(void)
+{
+	fdwconn_observe(&observer);
 }

@@ -32,17 +32,15 @@
 #include "optimizer/planner.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/partcache.h"
 #include "utils/rel.h"
 
 #include "key_update.h"
+#include "settings.h"
 
 /* The BEFORE UPDATE row trigger of key_update: move (plugins/module_utils/partitioning/layout.py). */
 #define MOVER_TRIGGER "pgdist_move"
-
-bool		pgdist_refuse_key_updates = true;
 
 static planner_hook_type prev_planner_hook = NULL;
 
@@ -202,10 +200,6 @@ key_update_planner(Query *parse, const char *query_string, int cursorOptions, Pa
 void
 pgdist_key_update_init(void)
 {
-	DefineCustomBoolVariable("pgdist.refuse_key_updates",
-							 "Refuses UPDATEs that assign a column deciding the placement of a foreign partition.",
-							 "PostgreSQL does not move such rows out of a foreign table; off lets the shard decide.",
-							 &pgdist_refuse_key_updates, true, PGC_SUSET, 0, NULL, NULL, NULL);
 	prev_planner_hook = planner_hook;
 	planner_hook = key_update_planner;
 }

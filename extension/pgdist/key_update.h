@@ -5,8 +5,6 @@
 #ifndef PGDIST_KEY_UPDATE_H
 #define PGDIST_KEY_UPDATE_H
 
-extern bool pgdist_refuse_key_updates;
-
 extern void pgdist_key_update_init(void);
 
 #endif							/* PGDIST_KEY_UPDATE_H */

@@ -9,17 +9,23 @@
  * node holds a prepared transaction for any more are deleted, but only in a
  * pass that reached every node.
  */
-#include "pgdist.h"
+#include "postgres.h"
 
+#include "access/transam.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
+
+#include "recovery.h"
+#include "remote.h"
+#include "shared.h"
+#include "twophase.h"
+#include "util.h"
 
 #define RECOVERY_QUERY_TIMEOUT_MS 10000
 

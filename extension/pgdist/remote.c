@@ -7,20 +7,18 @@
  * superuser's maintenance connections anywhere), reached with the user
  * mapping of the current user, as postgres_fdw would.
  */
-#include "pgdist.h"
+#include "postgres.h"
 
-#include "access/genam.h"
-#include "access/htup_details.h"
-#include "access/table.h"
-#include "catalog/pg_foreign_server.h"
 #include "commands/defrem.h"
+#include "foreign/foreign.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/latch.h"
-#include "utils/fmgroids.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
-#include "utils/timestamp.h"
-#include "pgstat.h"
+
+#include "remote.h"
+#include "util.h"
 
 #define CONNECT_TIMEOUT_S "5"
 
@@ -118,30 +116,21 @@ connect_server(RemoteServer *rs)
 List *
 pgdist_connect_servers(void)
 {
-	ForeignDataWrapper *fdw = GetForeignDataWrapperByName("postgres_fdw", true);
 	List	   *servers = NIL;
-	Relation	rel;
-	SysScanDesc scan;
-	HeapTuple	tuple;
+	ListCell   *cell;
 
-	if (fdw == NULL)
-		return NIL;
-	rel = table_open(ForeignServerRelationId, AccessShareLock);
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
-	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	foreach(cell, pgdist_fdw_servers())
 	{
-		Form_pg_foreign_server form = (Form_pg_foreign_server) GETSTRUCT(tuple);
+		ForeignServer *server = (ForeignServer *) lfirst(cell);
 		RemoteServer *rs;
 
-		if (form->srvfdw != fdw->fdwid || !superuser_arg(form->srvowner))
+		if (!superuser_arg(server->owner))
 			continue;
 		rs = (RemoteServer *) palloc0(sizeof(RemoteServer));
-		rs->serverid = form->oid;
-		rs->name = pstrdup(NameStr(form->srvname));
+		rs->serverid = server->serverid;
+		rs->name = pstrdup(server->servername);
 		servers = lappend(servers, rs);
 	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
 
 	PG_TRY();
 	{

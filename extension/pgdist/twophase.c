@@ -7,12 +7,18 @@
  *   1. a commit record (a row of pgdist.commit_records naming the
  *      transaction) is written in the local transaction;
  *   2. each writing remote transaction gets PREPARE TRANSACTION 'gid'
- *      instead of COMMIT (libpq_shim.c rewrites postgres_fdw's command, so
- *      postgres_fdw's parallel_commit prepares them in parallel); any failure
+ *      instead of COMMIT (the connection layer asks prepare_instead when
+ *      postgres_fdw commits it, so postgres_fdw's parallel_commit prepares
+ *      them in parallel); any failure
  *      there aborts the local transaction, and its commit record with it;
  *   3. the local commit, flushed to disk whatever synchronous_commit says, is
  *      the decision;
  *   4. after it, COMMIT PREPARED on each (ROLLBACK PREPARED after an abort).
+ * The commit fails closed: while it is two-phase, a connection that wrote
+ * may be sent nothing but postgres_fdw's COMMIT (which becomes the PREPARE),
+ * and once postgres_fdw's callback is done every one of them must be
+ * prepared; otherwise the commit fails before anything is committed, and
+ * the abort rolls back the parts already prepared.
  * A prepared transaction left behind by a crash or a lost connection is
  * finished by recovery.c: committed when its commit record exists, rolled
  * back when it does not and the local transaction is no longer in progress.
@@ -28,7 +34,7 @@
  * the transaction; restore points take it exclusively, so none falls between
  * the commits of one transaction on two nodes.
  */
-#include "pgdist.h"
+#include "postgres.h"
 
 #include <sys/socket.h>
 
@@ -39,14 +45,18 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "commands/dbcommands.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
-#include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+
+#include "fdwconn.h"
+#include "remote.h"
+#include "settings.h"
+#include "shared.h"
+#include "twophase.h"
 
 #define PGDIST_LOCK_KEY 0x70676473	/* "pgds" */
 #define PGDIST_LOCK_COMMIT 1
@@ -54,6 +64,7 @@
 static bool xact_two_phase = false;
 static char xact_name[PGDIST_GID_LEN];	/* the commit record's transaction, gid without _<n> */
 static uint32 xact_prepared = 0;
+static int	xact_writers = 0;			/* the remote transactions that wrote, at the decision */
 
 static void resolve_prepared(bool commit);
 
@@ -66,7 +77,7 @@ pgdist_commit_lock_tag(LOCKTAG *tag)
 static bool
 count_writers(FdwConn *fc, void *arg)
 {
-	if (fc->in_xact && fc->wrote)
+	if (fc->state == REMOTE_XACT_WROTE)
 		(*(int *) arg)++;
 	return true;
 }
@@ -107,26 +118,18 @@ write_commit_record(Oid relid)
 	table_close(rel, NoLock);
 }
 
-void
-pgdist_early_xact_callback(XactEvent event, void *arg)
+/* The decision, at pre-commit before postgres_fdw sends its COMMITs. */
+static void
+decide(void)
 {
 	static bool warned = false;
 	int			writers = 0;
 	Oid			records;
 	LOCKTAG		tag;
 
-	if (event == XACT_EVENT_ABORT && xact_two_phase)
-	{
-		/* Before postgres_fdw's abort cleanup, which may drop connections holding a prepared part. */
-		resolve_prepared(false);
-		xact_two_phase = false;
-	}
-	if (event != XACT_EVENT_PRE_COMMIT)
-		return;
-	pgdist_async_read_all();
 	xact_two_phase = false;
 	xact_prepared = 0;
-	pgdist_foreach_conn(count_writers, &writers);
+	fdwconn_foreach(count_writers, &writers);
 	if (writers == 0)
 		return;
 	if (!pgdist_two_phase_commit ||
@@ -156,20 +159,94 @@ pgdist_early_xact_callback(XactEvent event, void *arg)
 	/* The local commit record is the decision: it must be on disk before any COMMIT PREPARED. */
 	ForceSyncCommit();
 	xact_two_phase = true;
+	xact_writers = writers;
 	pg_atomic_fetch_add_u64(&pgdist_shared->two_phase_commits, 1);
 }
 
-const char *
-pgdist_commit_rewrite(FdwConn *fc)
+static void
+before_fdw_xact(XactEvent event)
 {
-	static char command[PGDIST_GID_LEN + 32];
+	if (event == XACT_EVENT_ABORT && xact_two_phase)
+	{
+		/* Before postgres_fdw's abort cleanup, which may drop connections holding a prepared part. */
+		resolve_prepared(false);
+		xact_two_phase = false;
+	}
+	if (event == XACT_EVENT_PRE_COMMIT)
+		decide();
+}
 
-	if (!xact_two_phase || !fc->wrote)
-		return "COMMIT TRANSACTION";
-	snprintf(fc->gid, sizeof(fc->gid), "%s_%u", xact_name, ++xact_prepared);
-	snprintf(command, sizeof(command), "PREPARE TRANSACTION '%s'", fc->gid);
-	fc->prepared = true;
-	return command;
+/* While two-phase, a connection that wrote gets its commit, which becomes the PREPARE, and nothing else. */
+static void
+before_send(FdwConn *fc, const FdwCommand *command)
+{
+	if (!xact_two_phase || fc->state != REMOTE_XACT_WROTE || fdwconn_is_commit(command))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("pgdist: refusing to send %s to %s while this transaction commits in two phases",
+					command->sql ? quote_literal_cstr(command->sql) : "the execution of a prepared statement",
+					fdwconn_describe(fc)),
+			 errdetail("The transaction wrote on several nodes, and each must be prepared in place of postgres_fdw's \"%s\" before any commits; this command could commit that node alone. Nothing was committed.",
+					   fdwconn_commit_text()),
+			 errhint("postgres_fdw must behave as fdw_contract.h says for this PostgreSQL major.")));
+}
+
+typedef struct PrepareCheck
+{
+	int			prepared;
+	FdwConn    *unprepared;		/* the first writer that is not prepared */
+} PrepareCheck;
+
+static bool
+check_prepared(FdwConn *fc, void *arg)
+{
+	PrepareCheck *check = (PrepareCheck *) arg;
+
+	if (fc->state == REMOTE_XACT_PREPARED)
+		check->prepared++;
+	else if (fc->state == REMOTE_XACT_WROTE || fc->state == REMOTE_XACT_PREPARE_SENT ||
+			 fc->state == REMOTE_XACT_PREPARE_FAILED)
+	{
+		if (check->unprepared == NULL)
+			check->unprepared = fc;
+		/* postgres_fdw is done with it, its transaction still open: cut it, so nothing of it commits later. */
+		if (fc->state == REMOTE_XACT_WROTE && PQtransactionStatus(fc->conn) != PQTRANS_IDLE)
+			shutdown(PQsocket(fc->conn), SHUT_RDWR);
+	}
+	return true;
+}
+
+/* After postgres_fdw's pre-commit: every writer prepared, or the commit fails while nothing has committed. */
+static void
+require_prepared(void)
+{
+	PrepareCheck check = {0, NULL};
+
+	fdwconn_foreach(check_prepared, &check);
+	if (check.unprepared != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("pgdist: %s wrote in this transaction and is not prepared", fdwconn_describe(check.unprepared)),
+				 errdetail("Its remote transaction is %s; two-phase commit needs it prepared. Nothing was committed; the parts already prepared are rolled back.",
+						   fdwconn_state_name(check.unprepared->state)),
+				 errhint("postgres_fdw must behave as fdw_contract.h says for this PostgreSQL major.")));
+	if (check.prepared < xact_writers)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("pgdist: %d of the %d remote transactions that wrote are prepared", check.prepared,
+						xact_writers),
+				 errdetail("A connection that wrote was closed before its commit. Nothing was committed; the parts already prepared are rolled back.")));
+}
+
+/* postgres_fdw commits a remote transaction that wrote: prepared instead, as gid, when two-phase. */
+static bool
+prepare_instead(FdwConn *fc, char *gid)
+{
+	if (!xact_two_phase)
+		return false;
+	snprintf(gid, PGDIST_GID_LEN, "%s_%u", xact_name, ++xact_prepared);
+	return true;
 }
 
 /* Splits a gid of ours into its commit record's transaction name and its full xid. */
@@ -223,16 +300,19 @@ send_resolution(FdwConn *fc, void *arg)
 	Resolution *r = (Resolution *) arg;
 	char		command[PGDIST_GID_LEN + 32];
 
-	if (!fc->prepared)
+	if (fc->state != REMOTE_XACT_PREPARE_SENT && fc->state != REMOTE_XACT_PREPARED)
 		return true;
 	if (!r->commit)
 		drain(fc->conn, r->deadline);
+	/* A PREPARE the node refused left nothing there. */
+	if (fc->state != REMOTE_XACT_PREPARE_SENT && fc->state != REMOTE_XACT_PREPARED)
+		return true;
 	/* A connection left busy or broken is for recovery.c to finish. */
 	if (PQstatus(fc->conn) != CONNECTION_OK || PQtransactionStatus(fc->conn) != PQTRANS_IDLE ||
 		r->count >= lengthof(r->conns))
 		return true;
 	snprintf(command, sizeof(command), "%s PREPARED '%s'", r->commit ? "COMMIT" : "ROLLBACK", fc->gid);
-	if (!pgdist_real_PQsendQuery(fc->conn, command))
+	if (!fdwconn_send_own(fc, command))
 		return true;
 	r->conns[r->count] = fc->conn;
 	strlcpy(r->gids[r->count], fc->gid, PGDIST_GID_LEN);
@@ -254,7 +334,7 @@ resolve_prepared(bool commit)
 	r.commit = commit;
 	r.deadline = deadline;
 	r.count = 0;
-	pgdist_foreach_conn(send_resolution, &r);
+	fdwconn_foreach(send_resolution, &r);
 	for (int i = 0; i < r.count; i++)
 	{
 		PGconn	   *conn = r.conns[i];
@@ -288,12 +368,16 @@ resolve_prepared(bool commit)
 	}
 }
 
-/* Registered at load time, before postgres_fdw's: runs after it, once its commit cleanup is done. */
+/* After postgres_fdw's callback: its commit cleanup is done, the local commit is the decision. */
 static void
-late_xact_callback(XactEvent event, void *arg)
+after_fdw_xact(XactEvent event)
 {
 	switch (event)
 	{
+		case XACT_EVENT_PRE_COMMIT:
+			if (xact_two_phase)
+				require_prepared();
+			return;
 		case XACT_EVENT_COMMIT:
 			if (xact_two_phase)
 				resolve_prepared(true);
@@ -305,113 +389,17 @@ late_xact_callback(XactEvent event, void *arg)
 			return;
 	}
 	xact_two_phase = false;
-	pgdist_reset_conns();
-	pgdist_clear_own_slot();
 }
+
+static const FdwConnObserver observer = {
+	.prepare_instead = prepare_instead,
+	.before_send = before_send,
+	.before_fdw_xact = before_fdw_xact,
+	.after_fdw_xact = after_fdw_xact,
+};
 
 void
 pgdist_twophase_init(void)
 {
-	RegisterXactCallback(late_xact_callback, NULL);
-}
-
-/*
- * A named restore point on this node and every foreign server, taken while
- * no two-phase commit is deciding: a transaction committed at one node's
- * point is committed or prepared (and then committed by recovery) at every
- * other node's. Returns each node with its restore point LSN and how long
- * commits were paused.
- */
-PG_FUNCTION_INFO_V1(pgdist_create_restore_point);
-Datum
-pgdist_create_restore_point(PG_FUNCTION_ARGS)
-{
-	text	   *name = PG_GETARG_TEXT_PP(0);
-	const char *params[1] = {text_to_cstring(name)};
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	List	   *servers;
-	List	   *volatile lsns = NIL;
-	LOCKTAG		tag;
-	TimestampTz paused;
-	volatile double paused_ms = 0;
-	ListCell   *lc;
-	volatile Datum local = (Datum) 0;
-
-	if (!superuser())
-		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						errmsg("must be superuser to create a restore point")));
-	pgdist_materialize(fcinfo);
-	/* Connected before commits pause, so the pause lasts only the restore points themselves. */
-	servers = pgdist_connect_servers();
-	PG_TRY();
-	{
-		foreach(lc, servers)
-		{
-			RemoteServer *rs = (RemoteServer *) lfirst(lc);
-
-			if (rs->conn == NULL)
-				ereport(ERROR, (errmsg("server \"%s\" cannot be reached: %s", rs->name, rs->error),
-								errdetail("A restore point must be taken on every node at once.")));
-		}
-		pgdist_commit_lock_tag(&tag);
-		(void) LockAcquire(&tag, ExclusiveLock, false, false);
-		paused = GetCurrentTimestamp();
-		local = DirectFunctionCall1(pg_create_restore_point, PointerGetDatum(name));
-		foreach(lc, servers)
-		{
-			RemoteServer *rs = (RemoteServer *) lfirst(lc);
-
-			if (!PQsendQueryParams(rs->conn, "SELECT pg_catalog.pg_create_restore_point($1)::text",
-								   1, NULL, params, NULL, NULL, 0))
-				ereport(ERROR, (errmsg("could not send the restore point to server \"%s\": %s",
-									   rs->name, pchomp(PQerrorMessage(rs->conn)))));
-		}
-		foreach(lc, servers)
-		{
-			RemoteServer *rs = (RemoteServer *) lfirst(lc);
-			PGresult   *last = NULL;
-			PGresult   *res;
-
-			if (!pgdist_wait_result(rs->conn, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-																		  pgdist_commit_timeout), true))
-				ereport(ERROR, (errmsg("server \"%s\" did not answer within %d ms", rs->name,
-									   pgdist_commit_timeout)));
-			while ((res = PQgetResult(rs->conn)) != NULL)
-			{
-				PQclear(last);
-				last = res;
-			}
-			if (last == NULL || PQresultStatus(last) != PGRES_TUPLES_OK)
-				ereport(ERROR, (errmsg("restore point \"%s\" failed on server \"%s\": %s", params[0],
-									   rs->name, pgdist_result_error(last, rs->conn)),
-								errdetail("The restore points already taken on other nodes are not consistent on their own.")));
-			lsns = lappend(lsns, pstrdup(PQgetvalue(last, 0, 0)));
-			PQclear(last);
-		}
-		LockRelease(&tag, ExclusiveLock, false);
-		paused_ms = (double) (GetCurrentTimestamp() - paused) / 1000.0;
-	}
-	PG_FINALLY();
-	{
-		pgdist_disconnect_servers(servers);
-	}
-	PG_END_TRY();
-
-	{
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
-		ListCell   *lsn;
-
-		values[0] = CStringGetTextDatum("coordinator");
-		values[1] = local;
-		values[2] = Float8GetDatum(paused_ms);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		forboth(lc, servers, lsn, lsns)
-		{
-			values[0] = CStringGetTextDatum(((RemoteServer *) lfirst(lc))->name);
-			values[1] = DirectFunctionCall1(pg_lsn_in, CStringGetDatum((char *) lfirst(lsn)));
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		}
-	}
-	return (Datum) 0;
+	fdwconn_observe(&observer);
 }

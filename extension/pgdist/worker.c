@@ -5,7 +5,7 @@
  * pgdist.recovery_interval. A pass that fails is logged and retried at the
  * next interval; the worker itself is restarted by the postmaster if it dies.
  */
-#include "pgdist.h"
+#include "postgres.h"
 
 #include "access/xact.h"
 #include "miscadmin.h"
@@ -20,6 +20,12 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+
+#include "deadlock.h"
+#include "orphans.h"
+#include "recovery.h"
+#include "settings.h"
+#include "worker.h"
 
 void
 pgdist_register_worker(void)

@@ -127,7 +127,7 @@ def _server_settings(inventory, host, node):
 
 def _transaction_settings(inventory, host, node):
     """The coordinator extension and what the shards need for it (transactions.py)."""
-    return transactions.node_settings(inventory.variables, node['roles'], int(node['cluster']['version']),
+    return transactions.node_settings(inventory.variables, host, node['roles'], int(node['cluster']['version']),
                                       inventory.database)
 
 

@@ -29,10 +29,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
 from ansible_collections.pgdist.cluster.plugins.module_utils.topology import flag
 
 LIBRARY = 'pgdist'
+# The majors the extension suite (tests/extension) passed on, as extension/pgdist/fdw_contract.h lists them
+# (PGDIST_VERIFIED_MAJORS): the plan builds the extension on a coordinator of another major only when forced.
+TESTED_MAJORS = (15, 18)
+# pgdist_coordinator_extension: force builds it on any major, and lets it start where it is not verified.
+FORCE = 'force'
 # pgdist_extension_settings: the extension's own settings (pgdist.<name>), documented in its README.
 EXTENSION_SETTINGS = dict(two_phase_commit=True, read_committed=True, async_insert=True, deadlock_check_interval='2s',
                           recovery_interval='10s', frozen_backend_timeout='20s', commit_timeout='10s')
@@ -40,6 +47,7 @@ KEEPALIVES = dict(idle=10, interval=5, count=3)
 MANAGED_SETTINGS = (
     'shared_preload_libraries', 'max_prepared_transactions', 'client_connection_check_interval',
     'tcp_keepalives_idle', 'tcp_keepalives_interval', 'tcp_keepalives_count', 'pgdist.database',
+    'pgdist.allow_unverified_major',
 ) + tuple('pgdist.' + name for name in sorted(EXTENSION_SETTINGS))
 
 
@@ -53,13 +61,41 @@ def _checked(given, defaults, field):
     return dict(defaults, **given)
 
 
+def _wanted(value):
+    """pgdist_coordinator_extension: True, False or FORCE."""
+    if isinstance(value, str) and value.strip().lower() == FORCE:
+        return FORCE
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        raise InvalidInput("pgdist_coordinator_extension must be a boolean or '%s', got %r" % (FORCE, value))
+
+
 def extension_settings(variables):
-    """The extension's settings with the defaults filled in, or None when the coordinator goes without it."""
-    if not flag(variables['coordinator_extension'], 'pgdist_coordinator_extension'):
+    """The extension's settings with the defaults filled in, or None when the coordinator goes without it.
+
+    Forced, allow_unverified_major lets it start on a major its contract with postgres_fdw is not verified on."""
+    wanted = _wanted(variables['coordinator_extension'])
+    if not wanted:
         return None
     settings = _checked(variables['extension_settings'], EXTENSION_SETTINGS, 'pgdist_extension_settings')
     for name in ('two_phase_commit', 'read_committed', 'async_insert'):
         settings[name] = flag(settings[name], 'pgdist_extension_settings.' + name)
+    if wanted == FORCE:
+        settings['allow_unverified_major'] = True
+    return settings
+
+
+def coordinator_extension(variables, host, major):
+    """extension_settings on a coordinator host of this major, refused outside TESTED_MAJORS unless forced."""
+    settings = extension_settings(variables)
+    major = int(major)
+    if settings is not None and major not in TESTED_MAJORS and not settings.get('allow_unverified_major'):
+        tested = ' and '.join(str(tested_major) for tested_major in TESTED_MAJORS)
+        raise InvalidInput(
+            '%s: the coordinator extension is tested on PostgreSQL %s only, not on this host\'s %d '
+            '(pgdist_postgresql_version): set pgdist_coordinator_extension: false to deploy without it, or %s to '
+            'build and start it on %d anyway' % (host, tested, major, FORCE, major))
     return settings
 
 
@@ -78,7 +114,7 @@ def preload_first(value):
     return ','.join([LIBRARY] + [name for name in others if name and name != LIBRARY])
 
 
-def node_settings(variables, roles, major, database):
+def node_settings(variables, host, roles, major, database):
     """The settings of a host with these roles (coordinator, shard) on this major, before the user's."""
     extension = extension_settings(variables)
     alive = keepalives(variables)
@@ -86,7 +122,7 @@ def node_settings(variables, roles, major, database):
     check = variables['client_connection_check_interval']
     if major >= 14 and str(check) not in ('', '0', 'None') and ('coordinator' in roles or 'shard' in roles):
         settings['client_connection_check_interval'] = str(check)
-    if 'coordinator' in roles and extension:
+    if 'coordinator' in roles and coordinator_extension(variables, host, major):
         settings['shared_preload_libraries'] = LIBRARY
         settings['pgdist.database'] = database
         settings.update(('pgdist.' + name, value) for name, value in extension.items())

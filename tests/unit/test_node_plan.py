@@ -322,7 +322,7 @@ def test_a_cluster_of_another_major_version_on_the_port_is_not_this_one():
 
 
 def test_distributed_transaction_settings():
-    plan = build(facts_=dict(FACTS, c1=facts('c1', '10.0.0.1', 5432, postgresql_version=16)))
+    plan = build(facts_=dict(FACTS, c1=facts('c1', '10.0.0.1', 5432, postgresql_version=18)))
     c1, s1, r1 = (plan['hosts'][host] for host in ('c1', 's1', 'r1'))
     assert dict((name, value) for name, value in c1['settings'].items() if name.startswith('pgdist.')) == {
         'pgdist.database': 'library', 'pgdist.two_phase_commit': True, 'pgdist.read_committed': True,
@@ -332,7 +332,7 @@ def test_distributed_transaction_settings():
     assert c1['settings']['shared_preload_libraries'] == 'pgdist'
     assert c1['settings']['client_connection_check_interval'] == '5s'
     assert 'max_prepared_transactions' not in c1['settings']
-    # A coordinator on 16 aborts in parallel too.
+    # A coordinator on 16 and later aborts in parallel too.
     assert c1['foreign_servers'][0]['options']['parallel_abort'] == 'true'
     assert (s1['settings']['max_prepared_transactions'], s1['settings']['tcp_keepalives_idle'],
             s1['settings']['tcp_keepalives_interval'], s1['settings']['tcp_keepalives_count']) == (100, 10, 5, 3)
@@ -341,7 +341,8 @@ def test_distributed_transaction_settings():
 
 
 def test_settings_of_a_coordinator_on_13_and_without_the_extension():
-    old = build(facts_=dict(FACTS, c1=facts('c1', '10.0.0.1', 5432, postgresql_version=13)))['hosts']['c1']
+    old = build(facts_=dict(FACTS, c1=facts('c1', '10.0.0.1', 5432, postgresql_version=13)),
+                coordinator_extension=False)['hosts']['c1']
     assert 'client_connection_check_interval' not in old['settings']
     assert not set(old['foreign_servers'][0]['options']) & {'parallel_commit', 'parallel_abort'}
     plain = build(coordinator_extension=False)['hosts']
@@ -373,9 +374,33 @@ def test_preloaded_libraries_of_other_sources_stay_after_pgdist():
     (dict(extension_settings=dict(two_phase=True)), 'pgdist_extension_settings: unknown key two_phase'),
     (dict(extension_settings=dict(read_committed='maybe')), 'pgdist_extension_settings.read_committed'),
     (dict(keepalives=dict(idle=0)), 'pgdist_keepalives.idle must be a positive number'),
-    (dict(coordinator_extension='perhaps'), 'pgdist_coordinator_extension must be a boolean'),
+    (dict(coordinator_extension='perhaps'), "pgdist_coordinator_extension must be a boolean or 'force', got 'perhaps'"),
 ])
 def test_bad_transaction_variables_name_the_field(extra, message):
     with pytest.raises(InvalidInput) as error:
         build(**extra)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize('major', [13, 14, 16, 17])
+def test_the_extension_on_an_untested_major_fails_the_plan_naming_the_host_and_the_major(major):
+    on_major = dict(FACTS, c1=facts('c1', '10.0.0.1', 5432, postgresql_version=major))
+    with pytest.raises(InvalidInput) as error:
+        build(facts_=on_major)
+    assert str(error.value).startswith("c1: the coordinator extension is tested on PostgreSQL 15 and 18 only, not on "
+                                       "this host's %d" % major)
+    assert 'pgdist_coordinator_extension: false' in str(error.value) and 'force' in str(error.value)
+    # Without the extension the plan goes through.
+    assert build(facts_=on_major, coordinator_extension=False)['hosts']['c1']['coordinator_extension'] is False
+
+
+def test_forcing_the_extension_builds_it_on_any_major_and_lets_it_start():
+    forced = build(facts_=dict(FACTS, c1=facts('c1', '10.0.0.1', 5432, postgresql_version=17)),
+                   coordinator_extension='force')['hosts']
+    assert forced['c1']['coordinator_extension'] is True
+    assert forced['c1']['settings']['pgdist.allow_unverified_major'] is True
+    assert forced['c1']['settings']['shared_preload_libraries'] == 'pgdist'
+    assert forced['s1']['settings']['max_prepared_transactions'] == 100
+    assert 'pgdist.allow_unverified_major' in node_plan.MANAGED_SETTINGS
+    # On a tested major nothing needs forcing: the setting is left to its default.
+    assert 'pgdist.allow_unverified_major' not in build()['hosts']['c1']['settings']

@@ -1,0 +1,37 @@
+/*
+ * shared.h: pgdist's shared memory, the counters stats() reports and the
+ * slots a deadlock victim's message waits in (deadlock_report.c).
+ */
+#ifndef PGDIST_SHARED_H
+#define PGDIST_SHARED_H
+
+#include "datatype/timestamp.h"
+#include "port/atomics.h"
+#include "storage/spin.h"
+
+#define PGDIST_MESSAGE_LEN 1024
+#define PGDIST_DEADLOCK_SLOTS 64
+
+typedef struct DeadlockSlot
+{
+	int			pid;			/* 0 = free */
+	TimestampTz backend_start;
+	char		message[PGDIST_MESSAGE_LEN];
+} DeadlockSlot;
+
+typedef struct PgdistShared
+{
+	pg_atomic_uint64 one_phase_commits;
+	pg_atomic_uint64 two_phase_commits;
+	pg_atomic_uint64 prepared_resolved;
+	pg_atomic_uint64 deadlocks_broken;
+	pg_atomic_uint64 orphans_terminated;
+	slock_t		mutex;			/* protects slots */
+	DeadlockSlot slots[PGDIST_DEADLOCK_SLOTS];
+} PgdistShared;
+
+extern PgdistShared *pgdist_shared;
+
+extern void pgdist_shared_init(void);
+
+#endif							/* PGDIST_SHARED_H */
