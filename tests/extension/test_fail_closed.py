@@ -34,6 +34,7 @@ def broken_session(dist, mode):
 
 
 @pytest.mark.parametrize('mode', sorted(REFUSALS))
+@pytest.mark.contract
 def test_a_two_shard_commit_is_refused_with_nothing_committed_anywhere(items, mode):
     before = items.stats()
     records = items.coordinator.scalar('SELECT count(*) FROM pgdist.commit_records')

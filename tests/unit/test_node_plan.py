@@ -382,12 +382,12 @@ def test_bad_transaction_variables_name_the_field(extra, message):
     assert message in str(error.value)
 
 
-@pytest.mark.parametrize('major', [13, 14, 16, 17])
+@pytest.mark.parametrize('major', [12, 19])
 def test_the_extension_on_an_untested_major_fails_the_plan_naming_the_host_and_the_major(major):
     on_major = dict(FACTS, c1=facts('c1', '10.0.0.1', 5432, postgresql_version=major))
     with pytest.raises(InvalidInput) as error:
         build(facts_=on_major)
-    assert str(error.value).startswith("c1: the coordinator extension is tested on PostgreSQL 15 and 18 only, not on "
+    assert str(error.value).startswith("c1: the coordinator extension is tested on PostgreSQL 13 to 18 only, not on "
                                        "this host's %d" % major)
     assert 'pgdist_coordinator_extension: false' in str(error.value) and 'force' in str(error.value)
     # Without the extension the plan goes through.
@@ -395,7 +395,7 @@ def test_the_extension_on_an_untested_major_fails_the_plan_naming_the_host_and_t
 
 
 def test_forcing_the_extension_builds_it_on_any_major_and_lets_it_start():
-    forced = build(facts_=dict(FACTS, c1=facts('c1', '10.0.0.1', 5432, postgresql_version=17)),
+    forced = build(facts_=dict(FACTS, c1=facts('c1', '10.0.0.1', 5432, postgresql_version=19)),
                    coordinator_extension='force')['hosts']
     assert forced['c1']['coordinator_extension'] is True
     assert forced['c1']['settings']['pgdist.allow_unverified_major'] is True
