@@ -188,9 +188,9 @@ def hand_made(clusters):
     """The seed's sites: each shard table created by hand, without a CHECK, holding its rows."""
     fdw_database(SEED_DB, clusters['coordinator'], dict((site, clusters[shard]) for site, shard in SEED_SERVERS.items()))
     for site, number in (('paris', 1), ('lagos', 2)):
-        clusters[SEED_SERVERS[site]].query('CREATE TABLE booksample_%s (id int, state varchar, location varchar); '
-                              "INSERT INTO booksample_%s VALUES (%d, 'new', '%s')" % (site, site, number, site),
-                              dbname=SEED_DB)
+        sql = ('CREATE TABLE booksample_%s (id int, state varchar, location varchar); '
+               "INSERT INTO booksample_%s VALUES (%d, 'new', '%s')" % (site, site, number, site))
+        clusters[SEED_SERVERS[site]].query(sql, dbname=SEED_DB)
     return clusters
 
 
