@@ -347,53 +347,13 @@ unlisted_partitions:
   elements: str
 '''
 
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.argspec import ARGUMENT_SPEC, REQUIRED_IF
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.table import partitioned_table
 from ansible_collections.pgdist.cluster.plugins.module_utils.runner import run_module
 
-ARGUMENT_SPEC = dict(
-    name=dict(type='str', required=True),
-    side=dict(type='str', choices=['coordinator', 'shard', 'plain'], default='coordinator'),
-    partitioning=dict(type='str', choices=['declarative', 'inheritance'], default='declarative'),
-    columns=dict(type='list', elements='dict', options=dict(
-        name=dict(type='str', required=True),
-        type=dict(type='str', required=True),
-        nullable=dict(type='bool', default=True),
-        default=dict(type='raw'),
-    )),
-    primary_key=dict(type='list', elements='str', no_log=False),
-    partition_by=dict(type='dict', options=dict(
-        method=dict(type='str', choices=['range', 'list', 'hash'], required=True),
-        key=dict(type='list', elements='str', required=True, no_log=False),
-    )),
-    partitions=dict(type='list', elements='dict', default=[], options={
-        'name': dict(type='str', required=True),
-        'values': dict(type='list', elements='raw'),
-        'from': dict(type='raw'),
-        'to': dict(type='raw'),
-        'modulus': dict(type='int'),
-        'remainder': dict(type='int'),
-        'default': dict(type='bool', default=False),
-        'server': dict(type='str'),
-        'remote_schema': dict(type='str'),
-        'remote_table': dict(type='str'),
-        'options': dict(type='dict'),
-        'elsewhere': dict(type='bool', default=False),
-    }),
-    route_via=dict(type='dict', options=dict(
-        table=dict(type='str', required=True),
-        column=dict(type='str', required=True),
-        references=dict(type='str', required=True),
-    )),
-    key_update=dict(type='str', choices=['refuse', 'move'], default='refuse'),
-    prune_partitions=dict(type='bool', default=False),
-    drop_data=dict(type='bool', default=False),
-    analyze=dict(type='bool', default=False),
-    state=dict(type='str', choices=['present', 'absent'], default='present'),
-)
-
 
 def main():
-    run_module(ARGUMENT_SPEC, partitioned_table, required_if=[('state', 'present', ('columns',))])
+    run_module(ARGUMENT_SPEC, partitioned_table, required_if=REQUIRED_IF)
 
 
 if __name__ == '__main__':
