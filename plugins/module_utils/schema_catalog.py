@@ -86,8 +86,7 @@ def constraints(conn, oids):
 
 def _probe_statement(table, kind, name, text, index_columns):
     if kind == 'check':
-        return sqlbuild.add_constraint(table, sql.SQL('CONSTRAINT {} CHECK {}').format(
-            sql.Identifier(name), sqlbuild.expression(text)))
+        return sqlbuild.add_constraint(table, sqlbuild.expression_check(name, text))
     if kind == 'predicate':
         return sqlbuild.create_index(name, table, index_columns, where=text)
     return sqlbuild.set_default_expression(table, name, text)

@@ -354,6 +354,11 @@ def expression(text):
     return sql.SQL('({})').format(sql.SQL(text))
 
 
+def expression_check(name, text):
+    """CONSTRAINT name CHECK (text), text a checked expression."""
+    return check_constraint(name, sql.SQL(text))
+
+
 def foreign_key_constraint(name, columns, referenced, ref_columns):
     return sql.SQL('CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})').format(
         sql.Identifier(name), sql.SQL(', ').join(map(sql.Identifier, columns)), referenced,

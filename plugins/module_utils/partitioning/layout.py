@@ -63,8 +63,12 @@ class Column(object):
     def definition(self):
         return (self.name, self.type_sql, self.nullable, self.default)
 
+    def shard_view(self):
+        """On a shard: no computed default (the coordinator computes it)."""
+        return dict(type=self.type_sql or self.type_text, nullable=self.nullable, default=self.default)
+
     def view(self):
-        view = dict(type=self.type_sql or self.type_text, nullable=self.nullable, default=self.default)
+        view = self.shard_view()
         if self.default_expression is not None:
             view['default_expression'] = self.expression_sql
         if self.sequence:
