@@ -272,6 +272,30 @@ def published_tables(specs):
     return out
 
 
+def referenced_tables(specs):
+    """Qualified names of the tables the foreign keys of partitioned_table arguments reference."""
+    out = set()
+    for table in specs:
+        schema = split_qualified(table['name'], 'name')[0]
+        for key in table.get('foreign_keys') or []:
+            out.add(qualified_name(key['references']['table'], 'foreign_keys', schema))
+    return sorted(out)
+
+
+def check_foreign_keys(placed, reference_names):
+    """A foreign key of a table with partitions on shards is enforced on each shard, against the shard's own
+    copy of what it references: only a reference table (pgdist_reference_tables) has one everywhere."""
+    for index, table in enumerate(placed):
+        if not any(partition.get('shard') for partition in table['partitions']):
+            continue
+        for name in referenced_tables([table]):
+            if name not in reference_names:
+                raise InvalidInput('%s: foreign_keys: %s is not in pgdist_reference_tables (%s); a foreign key of a '
+                                   'table with partitions on shards is checked on each shard against its own copy '
+                                   'of a reference table, and a shard holds no other'
+                                   % (_table_label(table, index), name, ', '.join(reference_names) or 'none'))
+
+
 def reference_table_spec(table, index):
     """partitioned_table arguments of one plain table for an entry of pgdist_reference_tables.
 

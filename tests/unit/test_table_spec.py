@@ -92,9 +92,22 @@ def test_the_table_spec_is_the_modules_with_the_placement_keys():
 def test_the_tables_role_forwards_every_option_of_the_module():
     with open(os.path.join(REPO, 'roles', 'tables', 'tasks', 'main.yml')) as handle:
         tasks = yaml.safe_load(handle)
-    forwarded = set()
-    for task in tasks:
-        for inner in task.get('block', []):
-            forwarded |= set(inner.get('pgdist.cluster.partitioned_table', {}))
+    calls = [inner['pgdist.cluster.partitioned_table'] for task in tasks for inner in task.get('block', [])
+             if 'pgdist.cluster.partitioned_table' in inner]
+    assert len(calls) == 2 and calls[0] == calls[1]  # one anchor: reference tables, then the others
     connection = {'db', 'login_user', 'login_password'}
-    assert forwarded - connection == set(ARGUMENT_SPEC)
+    assert set(calls[0]) - connection == set(ARGUMENT_SPEC)
+
+
+def test_foreign_keys_of_tables_on_shards_reference_reference_tables_only():
+    placed = topology.place_partitions([listed(foreign_keys=[dict(
+        name='known', columns=['c'], references=dict(table='countries', columns=['code']))])], ['s1'])
+    assert topology.referenced_tables(placed) == ['public.countries']
+    topology.check_foreign_keys(placed, ['public.countries'])
+    with pytest.raises(InvalidInput, match=r'pgdist_tables\[0\] \(orders\): foreign_keys: public.countries is not in '
+                                           r'pgdist_reference_tables \(none\)'):
+        topology.check_foreign_keys(placed, [])
+    # All partitions local: the coordinator itself enforces it, against any table.
+    local = topology.place_partitions([listed(partitions=[dict(name='orders_b', values=[2])], foreign_keys=[dict(
+        name='known', columns=['c'], references=dict(table='other.things', columns=['code']))])], ['s1'])
+    topology.check_foreign_keys(local, [])
