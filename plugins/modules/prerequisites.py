@@ -17,7 +17,7 @@ description:
   - Needs nothing beyond Python on the host; in particular not psycopg2, whose absence it reports. Python modules
     are looked for in the interpreter the modules run with (C(ansible_python_interpreter)).
   - The server role runs it first on every host with C(pgdist_install_packages=false) (hosts prepared another
-    way): python3-psycopg2, the PostgreSQL server and C(pg_createcluster), the coordinator extension's build
+    way), for python3-psycopg2, the PostgreSQL server and C(pg_createcluster), the coordinator extension's build
     tools and server headers, pgBackRest on nodes with backups.
 options:
   requirements:
@@ -53,8 +53,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: It changes nothing, and looks the same in check mode.
   diff_mode:
     support: none
+    description: Nothing to show a difference of.
 author:
   - pgdist.cluster contributors (@pgdist)
 '''
@@ -103,7 +105,7 @@ def main():
     requirements = [dict((key, value) for key, value in requirement.items() if value is not None)
                     for requirement in module.params['requirements']]
     try:
-        found = missing(requirements, real_probes(lambda name: module.get_bin_path(name)))
+        found = missing(requirements, real_probes(module.get_bin_path))
     except BadRequirement as exc:
         module.fail_json(msg=str(exc), missing=[])
     if found and module.params['fail']:

@@ -37,7 +37,7 @@ options:
   with_usage:
     description:
       - Also what the table privileges need to be usable. V(present) grants C(USAGE) on the tables' schemas
-        when the role lacks it (never revoked by V(absent): other objects live there).
+        when the role lacks it (never revoked by V(absent), since other objects live there).
       - With C(INSERT) or C(UPDATE) among O(privileges), C(USAGE) on the sequences the tables' column defaults
         call (C(serial) columns, C(nextval()) defaults), granted with them and revoked with them; identity
         columns need no privilege on their sequence.

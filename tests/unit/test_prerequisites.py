@@ -9,7 +9,6 @@ from ansible_collections.pgdist.cluster.plugins.module_utils import prerequisite
 from ansible_collections.pgdist.cluster.plugins.module_utils.prerequisites import BadRequirement, message, missing
 
 
-
 def probes(absent):
     """Probes that find everything but the names in absent."""
     return dict((kind, (lambda name, kind=kind: 'is not there (%s)' % kind if name in absent else None))
