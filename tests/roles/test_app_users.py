@@ -63,7 +63,9 @@ def test_the_writer_logs_in_over_tls_and_writes_through_the_coordinator(deployed
         # It uses the fdw user's mapping without seeing its password, and cannot point tables at a shard itself.
         assert query(conn, "SELECT count(*), count(umoptions) FROM pg_user_mappings WHERE usename = current_user") == [
             (2, 0)]
-        assert refused(conn, 'CREATE FOREIGN TABLE mine (id int) SERVER shard1') == '42501'
+        assert query(conn, "SELECT bool_or(has_server_privilege(srvname, 'USAGE')) FROM pg_foreign_server") == [
+            (False,)]
+        assert refused(conn, 'IMPORT FOREIGN SCHEMA public LIMIT TO (child1) FROM SERVER shard1 INTO public') == '42501'
         assert refused(conn, 'TRUNCATE events') == '42501'
     finally:
         query(conn, 'DELETE FROM lend WHERE booksample_id = 8101; DELETE FROM booksample WHERE id = 8101;'
