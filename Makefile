@@ -25,7 +25,13 @@ EXTENSION_PG_VERSIONS_SUBSET ?= 13 14 16 18
 SCENARIOS ?= default
 ALL_SCENARIOS := $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml))
 
-.PHONY: venv system-deps test test-full unit integration extension roles collection sanity lint molecule demo bench clean
+# Older ansible-core releases for sanity and the unit suite (scripts/ansible-versions.sh); .venv's 2.19 is the newest.
+ANSIBLE_CORE_VERSIONS ?= 2.16
+ANSIBLE_INTEGRATION ?= 0
+ALL_ANSIBLE_CORE_VERSIONS := 2.16 2.17 2.18
+
+.PHONY: venv system-deps test test-full unit integration extension roles collection sanity lint molecule demo bench \
+	ansible-versions clean
 
 venv: $(VENV)/.installed
 
@@ -49,7 +55,8 @@ test: venv system-deps collection
 # The same with the whole module integration suite on every major.
 test-full:
 	$(MAKE) test PG_VERSIONS="$(ALL_PG_VERSIONS)" PG_VERSIONS_SUBSET= SCENARIOS="$(ALL_SCENARIOS)" ROLES_FULL_ONLY= \
-		EXTENSION_PG_VERSIONS="$(ALL_PG_VERSIONS)" EXTENSION_PG_VERSIONS_SUBSET=
+		EXTENSION_PG_VERSIONS="$(ALL_PG_VERSIONS)" EXTENSION_PG_VERSIONS_SUBSET= \
+		ANSIBLE_CORE_VERSIONS="$(ALL_ANSIBLE_CORE_VERSIONS)" ANSIBLE_INTEGRATION=1
 
 unit: venv system-deps
 	$(PYTEST) tests/unit
@@ -86,6 +93,11 @@ demo: venv collection
 # ansible-test sanity on a copy at ansible_collections/pgdist/cluster (scripts/sanity.sh says why).
 sanity: venv
 	VENV=$(VENV) bash scripts/sanity.sh
+
+# Sanity and unit on each of ANSIBLE_CORE_VERSIONS, in its own virtualenv; ANSIBLE_INTEGRATION=1 adds the module
+# integration suite on the oldest.
+ansible-versions: system-deps
+	INTEGRATION=$(ANSIBLE_INTEGRATION) bash scripts/ansible-versions.sh $(ANSIBLE_CORE_VERSIONS)
 
 # ansible-lint --profile production over roles, playbooks and site.yml.
 lint: venv

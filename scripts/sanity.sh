@@ -3,8 +3,8 @@
 #
 # ansible-test needs the collection at that path, and bootstraps pip for the
 # virtual environments of its tests from get-pip, which lives on a host
-# outside the package registries. A cached get_pip_24_2.py that installs pip
-# from PyPI through ensurepip satisfies it.
+# outside the package registries. A cached get_pip_<version>.py that installs
+# that pip from PyPI through ensurepip satisfies it.
 # Usage: scripts/sanity.sh [extra ansible-test sanity arguments, e.g. --test pep8]
 set -euo pipefail
 
@@ -16,17 +16,24 @@ export PATH="$venv/bin:$PATH"
 
 cache="$HOME/.ansible/test/cache"
 mkdir -p "$cache"
-cat > "$cache/get_pip_24_2.py" <<'PY'
-"""Stand-in for get-pip 24.2: ensurepip, then pip 24.2 from the package index.
+# The pip version this ansible-test bootstraps (each ansible-core pins its own: 23.1.2 for 2.16, 24.2 for 2.19).
+pip_version=$("$venv/bin/python" - <<'PY'
+import os, re, ansible_test
+path = os.path.join(os.path.dirname(ansible_test.__file__), '_internal', 'python_requirements.py')
+print(re.search(r"pip='([0-9.]+)'", open(path).read()).group(1))
+PY
+)
+cat > "$cache/get_pip_${pip_version//./_}.py" <<PY
+"""Stand-in for get-pip $pip_version: ensurepip, then pip $pip_version from the package index.
 
-ansible-test passes get-pip options (pip==24.2 --no-setuptools --no-wheel);
+ansible-test passes get-pip options (pip==$pip_version --no-setuptools --no-wheel);
 they are what this does, so they are not forwarded to pip.
 """
 import subprocess
 import sys
 
 subprocess.check_call([sys.executable, '-m', 'ensurepip', '--upgrade'])
-subprocess.check_call([sys.executable, '-m', 'pip', 'install', '--disable-pip-version-check', 'pip==24.2'])
+subprocess.check_call([sys.executable, '-m', 'pip', 'install', '--disable-pip-version-check', 'pip==$pip_version'])
 PY
 
 work="$(mktemp -d /tmp/pgdist-sanity-XXXXXX)"

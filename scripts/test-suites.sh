@@ -4,7 +4,8 @@
 #   system   what uses this machine's own PostgreSQL 15 (Debian's, /usr/lib/postgresql/15): the role suite
 #            (pg_createcluster clusters) and the extension suite on 15 (it installs pgdist.so there);
 #   private  what brings its own servers: the module integration suite (throw-away clusters on free ports), the
-#            extension suite on the npm majors, the molecule scenarios (containers).
+#            extension suite on the npm majors, the molecule scenarios (containers), sanity and unit on older
+#            ansible-core releases.
 # Each lane's output is printed when it ends; every suite runs even when another fails; the summary gives each
 # suite's result and time. TEST_LANES=serial runs the lanes one after another (a loaded machine, a bisect).
 set -uo pipefail
@@ -63,8 +64,9 @@ args_integration=(integration)
 args_extension_npm=(extension "EXTENSION_PG_VERSIONS=$(majors on_npm "$whole")"
                     "EXTENSION_PG_VERSIONS_SUBSET=$(majors on_npm "$subset")")
 args_molecule=(molecule)
+args_ansible_versions=(ansible-versions)
 system=(roles extension-15)
-private=(integration extension-npm molecule)
+private=(integration extension-npm molecule ansible-versions)
 
 lane quick sanity lint unit
 if [ "${TEST_LANES:-parallel}" = serial ]; then
