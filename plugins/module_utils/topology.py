@@ -32,7 +32,7 @@ from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import 
 # Keys of a pgdist_tables entry that only drive placement; the module never sees them.
 TOPOLOGY_KEYS = ('partition_count', 'shards', 'partition_options')
 # Table keys that only make sense on the coordinator's parent.
-COORDINATOR_ONLY_KEYS = ('prune_partitions', 'key_update')
+COORDINATOR_ONLY_KEYS = ('prune_partitions', 'key_update', 'route_trigger')
 REFERENCE_KEYS = ('name', 'columns', 'primary_key', 'state')
 NOT_SLOT_CHARACTERS = re.compile(r'[^a-z0-9_]')
 DEFAULT_PORT = 5432
