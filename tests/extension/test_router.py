@@ -33,6 +33,10 @@ class Session(object):
         return rows, [p.round_trips(self.name) for p in self.dist.proxies], [
             p.queries(self.name) for p in self.dist.proxies]
 
+    def traced_trips(self, statement):
+        """([each shard's round trips], [each shard's texts]) of one statement."""
+        return self.traced(statement)[1:]
+
     def rule(self, statement):
         """The router's verdict on statement (DEBUG1), with its rows."""
         self.run('SET client_min_messages = debug1')
@@ -91,14 +95,14 @@ def test_a_transaction_writing_two_shards_folds_each_start_into_its_update(items
     s.run('SELECT v FROM items WHERE id IN (5, 105)')
     before = items.stats()
     s.run('BEGIN')
-    _, trips, texts = s.traced("UPDATE items SET v = 'a' WHERE id = 5")
+    trips, texts = s.traced_trips("UPDATE items SET v = 'a' WHERE id = 5")
     assert trips == [1, 0, 0] and texts[0][0].startswith(START_RC + '; UPDATE ')
-    _, trips, texts = s.traced("SELECT v FROM items WHERE id = 5")
+    trips, texts = s.traced_trips("SELECT v FROM items WHERE id = 5")
     assert trips == [1, 0, 0] and texts[0][0].startswith('DECLARE c1 CURSOR FOR\n')
     assert texts[0][0].endswith('; FETCH 10000 FROM c1')
-    _, trips, texts = s.traced("UPDATE items SET v = 'b' WHERE id = 105")
+    trips, texts = s.traced_trips("UPDATE items SET v = 'b' WHERE id = 105")
     assert trips == [0, 1, 0] and texts[1][0].startswith(START_RC + '; UPDATE ')
-    _, trips, texts = s.traced('COMMIT')
+    trips, texts = s.traced_trips('COMMIT')
     # PREPARE and COMMIT PREPARED on each writer; the first one's CLOSE was dropped (the commit closes it).
     assert trips == [2, 2, 0]
     assert texts[0][0].startswith("PREPARE TRANSACTION 'pgdist_")
@@ -114,7 +118,7 @@ def test_a_read_with_more_rows_than_a_fetch_is_scanned_again_in_a_transaction(it
     on.run('SELECT v FROM items WHERE id = 5')
     before = stats(items)
     statement = 'SELECT id, v FROM items WHERE id < 50 ORDER BY id'
-    rows, trips, _ = on.traced(statement)
+    rows, trips = on.traced(statement)[:2]
     assert rows == off.run(statement) and len(rows) == 10
     assert stats(items)['retries'] == before['retries'] + 1
     # The lone message, then START+DECLARE+FETCH again, three more FETCHes, CLOSE with the COMMIT's message.
@@ -169,7 +173,7 @@ def test_a_session_that_is_not_autocommit_read_committed_falls_back(items, sessi
 
 def test_a_hold_cursor_falls_back_and_reads_every_row(items, sessions):
     on = sessions('on')
-    verdicts, _ = on.rule('DECLARE c CURSOR WITH HOLD FOR SELECT id FROM items WHERE id < 100 ORDER BY id')
+    verdicts = on.rule('DECLARE c CURSOR WITH HOLD FOR SELECT id FROM items WHERE id < 100 ORDER BY id')[0]
     assert verdicts == ['fallback, cursor']
     assert on.run('FETCH ALL FROM c') == [(i,) for i in range(1, 11)]
     on.run('CLOSE c')

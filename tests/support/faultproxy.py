@@ -55,7 +55,7 @@ class FaultProxy(object):
     def round_trips(self, session=''):
         """Messages waited on since the traffic was last cleared (simple Queries and Syncs), of the sessions whose
         application_name contains `session`."""
-        return sum(1 for name, kind, _ in list(self.traffic) if kind in ('Q', 'S') and session in name)
+        return sum(1 for name, kind, unused_text in list(self.traffic) if kind in ('Q', 'S') and session in name)
 
     def queries(self, session=''):
         """The texts of the simple Queries and Parses recorded, of those sessions."""
