@@ -59,6 +59,7 @@ def plan_variables():
              'replication_user', 'replication_synchronous_count', 'coordinator_group', 'shards_group',
              'replicas_group', 'standbys_group', 'etcd_group', 'coordinator_extension', 'extension_settings',
              'max_prepared_transactions', 'keepalives', 'client_connection_check_interval', 'ha_replication_user',
+             'ha_api_user', 'ha_etcd_user',
              'ha_ttl', 'ha_loop_wait', 'ha_retry_timeout', 'ha_maximum_lag_on_failover')
     variables = dict((name, DEFAULTS['pgdist_' + name]) for name in names)
     variables.update(database=DB, check_mode=False, coordinator_extension=False)
