@@ -34,6 +34,7 @@ def test_the_coordinator_reaches_every_member_and_writes_to_the_primary():
     assert plan['placement'] == {'public.events_p0': 's1', 'public.events_p1': 's2', 'public.child1': 's1'}
     assert plan['ha_groups'] == {'s1': ['s1', 's1b'], 's2': ['s2', 's2b']}
     assert plan['etcd'] == ['c1', 's1', 's2']
+    assert plan['etcd_auth'] == dict(user='patroni', prefix='/pgdist/')
 
 
 def test_a_standby_holds_what_its_shard_holds_and_takes_writes_only_as_primary():
@@ -148,7 +149,7 @@ def test_the_control_plane_is_closed_and_uses_the_cluster_cas_certificates():
 def test_a_plan_without_standbys_has_no_ha():
     plan = node_plan.build_plan({'coordinator': ['c1'], 'shards': ['s1', 's2'], 'replicas': ['r1']}, FACTS,
                                 variables(), dict((host, running()) for host in FACTS))
-    assert plan['standbys'] == [] and plan['etcd'] == []
+    assert plan['standbys'] == [] and plan['etcd'] == [] and plan['etcd_auth'] is None
     assert all(node['ha'] is None and node['etcd'] is None and node['files_owner'] == 'server'
                for node in plan['hosts'].values())
     assert 'target_session_attrs' not in plan['hosts']['c1']['foreign_servers'][0]['options']
