@@ -11,20 +11,12 @@ primary now takes the writes. Patroni owns postgresql.conf and pg_hba.conf of ev
 settings and hba rules reach PostgreSQL through Patroni's configuration (patroni_config), never through the
 files of the server role.
 
-The control plane is closed by default: etcd serves its clients and peers over TLS only and requires a login
-(Patroni's user, with read-write access to NAMESPACE; root administers it), Patroni's REST API serves TLS and
-requires its login for every request that changes something; both listen on the node's address only. Their
-certificates are signed by the cluster CA (the HA role keeps it on the controller) for the node's address
-(control_plane_tls). The passwords are not in the plan: the HA role adds them.
-
 Bad input raises identifiers.InvalidInput naming the host and the variable.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
-
-import re
 
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
 
@@ -42,10 +34,6 @@ DEFAULT_ETCD_PEER_PORT = 2380
 # A dead member costs a new foreign server connection at most this long before libpq tries the next host: every
 # new coordinator session while a member is lost, and the retries after a failover (part of its 30 s budget).
 MEMBER_CONNECT_TIMEOUT = '3'
-# The control plane's certificates on every node (the HA role writes them, signed by the cluster CA), and who
-# reads each key: Debian's etcd package runs etcd as etcd, Patroni runs as the cluster's postgres user.
-TLS_DIR = '/etc/pgdist/tls'
-ETCD_OS_USER = 'etcd'
 
 
 def port_of(facts, key, default, host):
@@ -91,43 +79,23 @@ def etcd_members(etcd_hosts, default_hosts, facts, peers, names):
             for host in hosts]
 
 
-def etcd_config(member, members, token, tls):
-    """etcd's settings of one member (ETCD_* variables of /etc/default/etcd, etcd's own names): TLS for clients
-    and peers (a peer must show a certificate of the cluster CA), on the member's address only."""
+def etcd_config(member, members, token):
+    """etcd's settings of one member (ETCD_* variables of /etc/default/etcd, etcd's own names)."""
     def url(address, port):
-        return 'https://%s:%d' % (address, port)
-    certificate = service_certificate(tls, 'etcd')
+        return 'http://%s:%d' % (address, port)
+    # etcdctl on the host reaches it on the loopback too.
+    listen = [member['address']] + ([] if member['address'] in ('127.0.0.1', 'localhost') else ['127.0.0.1'])
     return dict(
         ETCD_NAME=member['name'],
         ETCD_DATA_DIR='/var/lib/etcd/pgdist',
         ETCD_LISTEN_PEER_URLS=url(member['address'], member['peer_port']),
-        ETCD_LISTEN_CLIENT_URLS=url(member['address'], member['client_port']),
+        ETCD_LISTEN_CLIENT_URLS=','.join(url(address, member['client_port']) for address in listen),
         ETCD_INITIAL_ADVERTISE_PEER_URLS=url(member['address'], member['peer_port']),
         ETCD_ADVERTISE_CLIENT_URLS=url(member['address'], member['client_port']),
         ETCD_INITIAL_CLUSTER=','.join('%s=%s' % (m['name'], url(m['address'], m['peer_port'])) for m in members),
         ETCD_INITIAL_CLUSTER_STATE='new',
         ETCD_INITIAL_CLUSTER_TOKEN=token,
-        ETCD_CERT_FILE=certificate['cert_file'],
-        ETCD_KEY_FILE=certificate['key_file'],
-        ETCD_PEER_CERT_FILE=certificate['cert_file'],
-        ETCD_PEER_KEY_FILE=certificate['key_file'],
-        ETCD_PEER_TRUSTED_CA_FILE=tls['ca_file'],
-        ETCD_PEER_CLIENT_CERT_AUTH='true',
     )
-
-
-def control_plane_tls(address, services, postgres_user):
-    """The certificates of the control plane services on one node (etcd, patroni), signed by the cluster CA for
-    the node's address (subjectAltName), each key readable by its service's user only."""
-    kind = 'IP' if re.match(r'^[0-9.]+$', address) or ':' in address else 'DNS'
-    owners = dict(etcd=ETCD_OS_USER, patroni=postgres_user)
-    return dict(ca_file=TLS_DIR + '/ca.crt', san='%s:%s' % (kind, address),
-                certificates=[dict(service=service, owner=owners[service], cert_file='%s/%s.crt' % (TLS_DIR, service),
-                                   key_file='%s/%s.key' % (TLS_DIR, service)) for service in services])
-
-
-def service_certificate(tls, service):
-    return [certificate for certificate in tls['certificates'] if certificate['service'] == service][0]
 
 
 def member_endpoints(peers):
@@ -179,13 +147,12 @@ def dynamic_config(settings, variables, synchronous):
                 postgresql=dict(use_pg_rewind=True, use_slots=True, parameters=parameters))
 
 
-def patroni_config(scope, name, address, cluster, settings, hba_lines, etcd, api, dynamic, replication_user,
-                   bin_dir=None):
-    """Patroni's configuration of one member, without the passwords (the HA role adds them).
+def patroni_config(scope, name, address, cluster, settings, hba_lines, etcd_hosts, api_port, dynamic,
+                   replication_user, bin_dir=None):
+    """Patroni's configuration of one member, without the replication password (the HA role adds it).
 
-    cluster: the slice's cluster (version, port, socket_dir, config_dir, data_dir, name). etcd: hosts (host:port
-    of every member), user, and the node's control plane tls; api: port, user. The local parameters are the
-    plan's settings less those Patroni takes from etcd (dynamic) or sets itself.
+    cluster: the slice's cluster (version, port, socket_dir, config_dir, data_dir, name). The local
+    parameters are the plan's settings less those Patroni takes from etcd (dynamic) or sets itself.
     """
     listen = '%s:%d' % (settings.get('listen_addresses') or address, cluster['port'])
     parameters = dict((key, value) for key, value in settings.items()
@@ -193,14 +160,10 @@ def patroni_config(scope, name, address, cluster, settings, hba_lines, etcd, api
     parameters['unix_socket_directories'] = cluster['socket_dir']
     parameters.setdefault('cluster_name', '%s/%s' % (cluster['version'], cluster['name']))
     login = dict(username=replication_user)
-    tls, certificate = etcd['tls'], service_certificate(etcd['tls'], 'patroni')
     return dict(
         scope=scope, namespace=NAMESPACE, name=name,
-        # cafile: Patroni verifies the other members' APIs (and patronictl this one's) against the cluster CA.
-        restapi=dict(listen='%s:%d' % (address, api['port']), connect_address='%s:%d' % (address, api['port']),
-                     certfile=certificate['cert_file'], keyfile=certificate['key_file'], cafile=tls['ca_file'],
-                     authentication=dict(username=api['user'])),
-        etcd3=dict(hosts=etcd['hosts'], protocol='https', cacert=tls['ca_file'], username=etcd['user']),
+        restapi=dict(listen='%s:%d' % (address, api_port), connect_address='%s:%d' % (address, api_port)),
+        etcd3=dict(hosts=etcd_hosts),
         bootstrap=dict(dcs=dynamic, initdb=[dict(encoding='UTF8'), dict(locale='C.UTF-8'), 'data-checksums']),
         postgresql=dict(
             listen=listen, connect_address='%s:%d' % (address, cluster['port']),

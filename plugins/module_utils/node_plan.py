@@ -406,31 +406,27 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
 
 def _ha_part(inventory, host, node):
     """files_owner (server, or patroni on HA members), writable (this host takes its shard's writes now: the
-    shard, tables and replication roles run on it), ha (Patroni's configuration), etcd (this host's etcd
-    member settings, or None) and control_plane (the certificates of its etcd and Patroni, or None)."""
+    shard, tables and replication roles run on it), ha (Patroni's configuration) and etcd (this host's etcd
+    member settings, or None)."""
     variables = inventory.variables
     members = inventory.ha_groups.get(inventory.shard_of(host))
     etcd = [member for member in inventory.etcd if member['name'] == host]
-    services = (['etcd'] if etcd else []) + (['patroni'] if members else [])
-    tls = ha.control_plane_tls(node['address'], services, node['cluster']['postgres_user']) if services else None
-    part = dict(files_owner='server', writable=True, ha=None, control_plane=tls,
-                etcd=ha.etcd_config(etcd[0], inventory.etcd, 'pgdist-%s' % inventory.database, tls) if etcd else None)
+    part = dict(files_owner='server', writable=True, ha=None,
+                etcd=ha.etcd_config(etcd[0], inventory.etcd, 'pgdist-%s' % inventory.database) if etcd else None)
     if not members:
         return part
     shard = members[0]
     synchronous = flag(inventory.facts[shard].get('ha_synchronous', True), '%s: pgdist_ha_synchronous' % shard)
     dynamic = ha.dynamic_config(node['settings'], variables, synchronous)
-    api = dict(port=ha.port_of(inventory.facts[host], 'patroni_api_port', ha.DEFAULT_API_PORT, host),
-               user=variables['ha_api_user'])
-    etcd_client = dict(hosts=['%s:%d' % (member['address'], member['client_port']) for member in inventory.etcd],
-                       user=variables['ha_etcd_user'], tls=tls)
+    api_port = ha.port_of(inventory.facts[host], 'patroni_api_port', ha.DEFAULT_API_PORT, host)
+    etcd_hosts = ['%s:%d' % (member['address'], member['client_port']) for member in inventory.etcd]
     scope = 'pgdist-%s' % shard
-    config = ha.patroni_config(scope, host, node['address'], node['cluster'], node['settings'], [], etcd_client,
-                               api, dynamic, variables['ha_replication_user'])
+    config = ha.patroni_config(scope, host, node['address'], node['cluster'], node['settings'], [], etcd_hosts,
+                               api_port, dynamic, variables['ha_replication_user'])
     writer = ha.writable_member(members, inventory.read)
     part.update(files_owner='patroni', writable=host == writer, ha=dict(
         shard=shard, members=members, first=host == shard, writer=writer, synchronous=synchronous, scope=scope,
-        api='https://%s:%d' % (node['address'], api['port']), config=config, dynamic=dynamic,
+        api='http://%s:%d' % (node['address'], api_port), config=config, dynamic=dynamic,
         config_file='/etc/patroni/%s-%s.yml' % (node['cluster']['version'], node['cluster']['name']),
         service='patroni@%s-%s' % (node['cluster']['version'], node['cluster']['name'])))
     return part
@@ -485,9 +481,7 @@ def build_plan(groups, facts, variables, reads, check_mode=False):
     return dict(database=inventory.database, fdw_user=variables['fdw_user'],
                 replication_user=variables['replication_user'], coordinator=placement_host,
                 shards=inventory.shards, replicas=inventory.replicas, standbys=inventory.standbys,
-                ha_groups=inventory.ha_groups, etcd=[member['name'] for member in inventory.etcd],
-                etcd_auth=dict(user=variables['ha_etcd_user'], prefix=ha.NAMESPACE) if inventory.etcd else None,
-                placement=placement,
+                ha_groups=inventory.ha_groups, etcd=[member['name'] for member in inventory.etcd], placement=placement,
                 placement_read=placement_host if coordinator_read.get('info') is not None else None,
                 links=inventory.links, moves=inventory.moves, refusals=refusals,
                 skipped=sorted(h for h in inventory.hosts if not hosts[h]['cluster']['connect']),

@@ -11,6 +11,7 @@ SIGKILL: the host is gone): writes succeed again within 30 s, every insert that 
 (synchronous_mode), and the old primary rejoins as a standby when its Patroni starts again.
 """
 
+import json
 import os
 import pwd
 import shutil
@@ -20,12 +21,12 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 import psycopg2
 import pytest
 import yaml
 
-from support import control_plane
 from support.ansible import collections_path, run_module
 from support.pgbinaries import DEBIAN_BIN, DEBIAN_MAJOR
 from support.pgcluster import RUN_AS, SUPERUSER_PASSWORD, _demote, free_port, wait_for
@@ -58,7 +59,6 @@ def plan_variables():
              'replication_user', 'replication_synchronous_count', 'coordinator_group', 'shards_group',
              'replicas_group', 'standbys_group', 'etcd_group', 'coordinator_extension', 'extension_settings',
              'max_prepared_transactions', 'keepalives', 'client_connection_check_interval', 'ha_replication_user',
-             'ha_api_user', 'ha_etcd_user',
              'ha_ttl', 'ha_loop_wait', 'ha_retry_timeout', 'ha_maximum_lag_on_failover')
     variables = dict((name, DEFAULTS['pgdist_' + name]) for name in names)
     variables.update(database=DB, check_mode=False, coordinator_extension=False)
@@ -83,17 +83,12 @@ def children(parent):
 class Member(object):
     """One Patroni member: its configuration from the plan, its directories, its process."""
 
-    def __init__(self, name, slice_, base, moved):
+    def __init__(self, name, slice_, base):
         self.name = name
         self.base = os.path.join(base, name)
         self.data_dir = os.path.join(self.base, 'data')
         self.log = os.path.join(self.base, 'patroni.log')
-        # The plan's certificates, made in base (support.control_plane), and the passwords the HA role adds.
-        config = control_plane.relocated(slice_['ha']['config'], moved)
-        config['restapi']['authentication']['password'] = control_plane.API_PASSWORD
-        config['etcd3']['password'] = control_plane.ETCD_PASSWORD
-        self.ca_file = config['restapi']['cafile']
-        self.login = (config['restapi']['authentication']['username'], control_plane.API_PASSWORD)
+        config = slice_['ha']['config']
         postgresql = config['postgresql']
         self.socket_dir = postgresql['parameters']['unix_socket_directories']
         postgresql.update(data_dir=self.data_dir, config_dir=self.data_dir, bin_dir=DEBIAN_BIN,
@@ -123,10 +118,12 @@ class Member(object):
     def status(self):
         """Patroni's GET /patroni (role, state), or {} while its API does not answer."""
         try:
-            status, answer = control_plane.request(self.api + '/patroni', self.ca_file)
+            with urllib.request.urlopen(self.api + '/patroni', timeout=2) as response:
+                return json.load(response)
         except OSError:
             return {}
-        return answer if status == 200 and isinstance(answer, dict) else {}
+        except ValueError:
+            return {}
 
     def kill(self):
         """The host is gone: Patroni and the postmaster SIGKILLed, nothing shut down cleanly."""
@@ -181,9 +178,8 @@ def ha_shard(coordinator):
     reads = dict((host, dict(running=False, error=None, info=None)) for host in facts)
     groups = dict(coordinator=['c1'], shards=['s1'], standbys=['s1b'], replicas=[], etcd=['s1'])
     plan = node_plan.build_plan(groups, facts, plan_variables(), reads)
-    moved = control_plane.make_certificates(plan, base)
-    members = dict((name, Member(name, plan['hosts'][name], base, moved)) for name in ('s1', 's1b'))
-    etcd_env = dict(os.environ, **control_plane.relocated(plan['hosts']['s1']['etcd'], moved))
+    members = dict((name, Member(name, plan['hosts'][name], base)) for name in ('s1', 's1b'))
+    etcd_env = dict(os.environ, **plan['hosts']['s1']['etcd'])
     etcd_env['ETCD_DATA_DIR'] = os.path.join(base, 'etcd')
     etcd_log = open(os.path.join(base, 'etcd.log'), 'w')
     etcd = subprocess.Popen(['etcd'], env=etcd_env, stdout=etcd_log, stderr=subprocess.STDOUT)
@@ -194,10 +190,6 @@ def ha_shard(coordinator):
                         and members['s1'].status().get('state') == 'running', timeout=90), members['s1'].tail()
         members['s1b'].start()
         assert wait_for(lambda: members['s1b'].status().get('state') == 'running', timeout=90), members['s1b'].tail()
-        # The HA role's last step: etcd's authentication, turned on under the running Patronis.
-        endpoint = plan['hosts']['s1']['etcd']['ETCD_ADVERTISE_CLIENT_URLS']
-        assert control_plane.enable_etcd_auth(plan, endpoint, members['s1'].ca_file) == 'changed'
-        assert control_plane.enable_etcd_auth(plan, endpoint, members['s1'].ca_file) == 'ok'
         yield plan, members
     finally:
         for member in members.values():
@@ -265,52 +257,6 @@ class Writer(threading.Thread):
 
     def first_success_after(self, moment):
         return next((at for row_id, at in self.acknowledged if at > moment), None)
-
-
-def test_the_control_plane_refuses_requests_without_credentials(ha_shard):
-    """Patroni's API and etcd as the plan configures them: changes need the login, plain HTTP gets nothing."""
-    plan, members = ha_shard
-    primary, standby = members['s1'], members['s1b']
-    ca_file = primary.ca_file
-    status, before = control_plane.request(primary.api + '/config', ca_file)
-    assert status == 200 and before['ttl'] == 20
-    # PATCH /config and POST /switchover without a login, or with a wrong one: 401, nothing changes.
-    for auth in (None, (primary.login[0], 'wrong')):
-        status, _ = control_plane.request(primary.api + '/config', ca_file, 'PATCH', dict(ttl=30), auth=auth)
-        assert status == 401
-        status, _ = control_plane.request(primary.api + '/switchover', ca_file, 'POST',
-                                          dict(leader='s1', candidate='s1b'), auth=auth)
-        assert status == 401
-    assert control_plane.request(primary.api + '/config', ca_file) == (200, before)
-    assert primary.status()['role'] in ('master', 'primary') and standby.status()['role'] == 'replica'
-    # Plain HTTP: the API speaks TLS only.
-    with pytest.raises(OSError):
-        control_plane.request(primary.api.replace('https://', 'http://') + '/config', None)
-    # With the login it works (a harmless change, undone).
-    lag = before['maximum_lag_on_failover']
-    for value in (lag + 1, lag):
-        status, after = control_plane.request(primary.api + '/config', ca_file, 'PATCH',
-                                              dict(maximum_lag_on_failover=value), auth=primary.login)
-        assert status == 200 and after['maximum_lag_on_failover'] == value
-
-    endpoint = plan['hosts']['s1']['etcd']['ETCD_ADVERTISE_CLIENT_URLS']
-    leader_key = '/pgdist/%s/leader' % plan['hosts']['s1']['ha']['scope']
-    token = control_plane.etcd_token(endpoint, ca_file, plan['etcd_auth']['user'], control_plane.ETCD_PASSWORD)
-    assert control_plane.etcd_get(endpoint, ca_file, leader_key, token) == (200, 's1')
-    # Rewriting the leader key without credentials: refused, and it stays.
-    put = dict(key=control_plane.b64(leader_key), value=control_plane.b64('s1b'))
-    status, answer = control_plane.request(endpoint + '/v3/kv/put', ca_file, 'POST', put)
-    assert status != 200 and 'user name is empty' in str(answer)
-    status, answer = control_plane.etcd_get(endpoint, ca_file, leader_key)
-    assert status != 200
-    with pytest.raises(OSError):
-        control_plane.request(endpoint.replace('https://', 'http://') + '/v3/kv/put', None, 'POST', put)
-    # Patroni's user writes its namespace only.
-    outside = dict(key=control_plane.b64('/elsewhere'), value=control_plane.b64('x'))
-    status, answer = control_plane.request(endpoint + '/v3/kv/put', ca_file, 'POST', outside,
-                                           headers=dict(Authorization=token))
-    assert status != 200 and 'permission denied' in str(answer)
-    assert control_plane.etcd_get(endpoint, ca_file, leader_key, token) == (200, 's1')
 
 
 def test_writes_survive_losing_the_primary(ha_shard, coordinator):

@@ -9,7 +9,6 @@ check mode, and after a switchover site.yml runs the shard's roles on the new pr
 The failover itself (a primary killed while writing) is tests/integration/test_ha_failover.py."""
 
 import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -20,18 +19,13 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from support import control_plane  # noqa: E402
 from support.ansible import REPO, run_playbook  # noqa: E402
 from support.deployment import Deployment  # noqa: E402
 from support.pgcluster import wait_for  # noqa: E402
 
 HA = Deployment(os.path.join(REPO, 'inventories', 'local-ha', 'hosts.yml'), dbname='ha')
 MEMBERS = ('hashard1', 'hashard1b')
-PASSWORDS = ('pgdist-local-demo-only', 'Patr0ni-local-demo-only', 'Api-local-demo-only', 'Etcd-local-demo-only',
-             'EtcdRoot-local-demo-only')
-# The cluster CA the HA role makes beside the inventory (pgdist_ca_dir), and the nodes' certificates.
-CA_DIR = os.path.join(REPO, 'inventories', 'local-ha', 'pgdist-ca')
-TLS_DIR = '/etc/pgdist/tls'
+PASSWORDS = ('pgdist-local-demo-only', 'Patr0ni-local-demo-only')
 ETCD_ENV = '/etc/default/etcd'
 # The shard's tables behind the coordinator's items (hash, 2 partitions, both on hashard1).
 SHARD_ROWS = 'SELECT (SELECT count(*) FROM items_p0) + (SELECT count(*) FROM items_p1)'
@@ -73,8 +67,6 @@ def remove_everything():
                 os.unlink(leftover)
         shutil.rmtree(HA.config_dir(host), ignore_errors=True)
     shutil.rmtree('/var/lib/etcd/pgdist', ignore_errors=True)
-    shutil.rmtree(CA_DIR, ignore_errors=True)
-    shutil.rmtree(TLS_DIR, ignore_errors=True)
     subprocess.run(['pg_dropcluster', '--stop', '15', HA.cluster('hacoordinator')], check=False,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     shutil.rmtree(HA.config_dir('hacoordinator'), ignore_errors=True)
@@ -126,25 +118,6 @@ def test_patroni_makes_the_members_and_owns_their_files(deployed):
         assert HA.psql(host, 'SHOW max_prepared_transactions', 'postgres') == '100'
         assert HA.psql(host, 'SHOW ssl', 'postgres') == 'on'
         assert HA.psql(host, 'SHOW wal_log_hints', 'postgres') == 'on'
-
-
-def test_the_control_plane_is_closed(deployed):
-    """Patroni's API and etcd as deployed: TLS with the cluster CA's certificates, changes with a login only."""
-    ca_file = os.path.join(CA_DIR, 'ca.crt')
-    assert oct(os.stat(os.path.join(CA_DIR, 'ca.key')).st_mode & 0o777) == '0o600'
-    for name, owner in (('etcd', 'etcd'), ('patroni', 'postgres')):
-        info = os.stat(os.path.join(TLS_DIR, name + '.key'))
-        assert (pwd.getpwuid(info.st_uid).pw_name, oct(info.st_mode & 0o777)) == (owner, '0o600')
-    api = 'https://127.0.0.1:55472'
-    status, config = control_plane.request(api + '/config', ca_file)
-    assert status == 200
-    assert control_plane.request(api + '/config', ca_file, 'PATCH', dict(ttl=30))[0] == 401
-    assert control_plane.request(api + '/switchover', ca_file, 'POST', dict(leader='hashard1'))[0] == 401
-    assert control_plane.request(api + '/config', ca_file) == (200, config)
-    status, answer = control_plane.request('https://127.0.0.1:55470/v3/kv/put', ca_file, 'POST',
-                                           dict(key=control_plane.b64('/pgdist/pgdist-hashard1/leader'),
-                                                value=control_plane.b64('hashard1b')))
-    assert status != 200 and 'user name is empty' in str(answer)
 
 
 def test_the_coordinator_writes_to_the_primary_through_every_member(deployed):

@@ -13,7 +13,7 @@ HA_FACTS = dict(FACTS, s1b=facts('s1b', '10.0.0.5', 5436, standby_of='s1'),
                 s2b=facts('s2b', '10.0.0.6', 5437, standby_of='s2'),
                 r1=facts('r1', '10.0.0.4', 5435, replica_of='s1'))
 HA_VARIABLES = dict((key, DEFAULTS['pgdist_' + key]) for key in (
-    'standbys_group', 'etcd_group', 'ha_replication_user', 'ha_api_user', 'ha_etcd_user', 'ha_ttl', 'ha_loop_wait', 'ha_retry_timeout',
+    'standbys_group', 'etcd_group', 'ha_replication_user', 'ha_ttl', 'ha_loop_wait', 'ha_retry_timeout',
     'ha_maximum_lag_on_failover'))
 
 
@@ -34,7 +34,6 @@ def test_the_coordinator_reaches_every_member_and_writes_to_the_primary():
     assert plan['placement'] == {'public.events_p0': 's1', 'public.events_p1': 's2', 'public.child1': 's1'}
     assert plan['ha_groups'] == {'s1': ['s1', 's1b'], 's2': ['s2', 's2b']}
     assert plan['etcd'] == ['c1', 's1', 's2']
-    assert plan['etcd_auth'] == dict(user='patroni', prefix='/pgdist/')
 
 
 def test_a_standby_holds_what_its_shard_holds_and_takes_writes_only_as_primary():
@@ -87,7 +86,7 @@ def test_patroni_gets_the_plans_settings_and_synchronous_mode():
     assert config['postgresql']['listen'] == '10.0.0.5:5436'
     assert config['postgresql']['connect_address'] == '10.0.0.5:5436'
     assert config['postgresql']['data_dir'] == '/var/lib/postgresql/15/pgdist_s1b'
-    assert config['etcd3']['hosts'] == ['10.0.0.1:2379', '10.0.0.2:2379', '10.0.0.3:2379']
+    assert config['etcd3'] == dict(hosts=['10.0.0.1:2379', '10.0.0.2:2379', '10.0.0.3:2379'])
     assert config['scope'] == 'pgdist-s1' and config['name'] == 's1b'
     assert 'password' not in config['postgresql']['authentication']['replication']
     # pgdist_ha_synchronous false on the shard: asynchronous standbys.
@@ -110,46 +109,14 @@ def test_etcd_runs_on_the_coordinator_and_the_shards_by_default():
     assert hosts['s1b']['etcd'] is None
     etcd = hosts['s1']['etcd']
     assert etcd['ETCD_NAME'] == 's1'
-    assert etcd['ETCD_INITIAL_CLUSTER'] == 'c1=https://10.0.0.1:2380,s1=https://10.0.0.2:2380,s2=https://10.0.0.3:2380'
-    # TLS only, on the member's address only.
-    assert etcd['ETCD_LISTEN_CLIENT_URLS'] == etcd['ETCD_ADVERTISE_CLIENT_URLS'] == 'https://10.0.0.2:2379'
-    assert etcd['ETCD_LISTEN_PEER_URLS'] == 'https://10.0.0.2:2380'
-
-
-def test_the_control_plane_is_closed_and_uses_the_cluster_cas_certificates():
-    hosts = build()['hosts']
-    # s1: etcd member and Patroni member; s1b: Patroni only; c1: etcd only; r1: neither.
-    assert [c['service'] for c in hosts['s1']['control_plane']['certificates']] == ['etcd', 'patroni']
-    assert [c['service'] for c in hosts['s1b']['control_plane']['certificates']] == ['patroni']
-    assert [(c['service'], c['owner']) for c in hosts['c1']['control_plane']['certificates']] == [('etcd', 'etcd')]
-    assert hosts['r1']['control_plane'] is None
-    tls = hosts['s1']['control_plane']
-    assert tls['san'] == 'IP:10.0.0.2' and tls['ca_file'] == '/etc/pgdist/tls/ca.crt'
-    assert tls['certificates'][1] == dict(service='patroni', owner='postgres', cert_file='/etc/pgdist/tls/patroni.crt',
-                                          key_file='/etc/pgdist/tls/patroni.key')
-    etcd = hosts['s1']['etcd']
-    assert (etcd['ETCD_CERT_FILE'], etcd['ETCD_KEY_FILE']) == ('/etc/pgdist/tls/etcd.crt', '/etc/pgdist/tls/etcd.key')
-    # A peer must show a certificate of the cluster CA.
-    assert (etcd['ETCD_PEER_TRUSTED_CA_FILE'], etcd['ETCD_PEER_CLIENT_CERT_AUTH']) == ('/etc/pgdist/tls/ca.crt', 'true')
-    config = hosts['s1b']['ha']['config']
-    assert config['restapi'] == dict(listen='10.0.0.5:8008', connect_address='10.0.0.5:8008',
-                                     certfile='/etc/pgdist/tls/patroni.crt', keyfile='/etc/pgdist/tls/patroni.key',
-                                     cafile='/etc/pgdist/tls/ca.crt', authentication=dict(username='patroni'))
-    assert config['etcd3'] == dict(hosts=['10.0.0.1:2379', '10.0.0.2:2379', '10.0.0.3:2379'], protocol='https',
-                                   cacert='/etc/pgdist/tls/ca.crt', username='patroni')
-    assert hosts['s1b']['ha']['api'] == 'https://10.0.0.5:8008'
-    # No password in the plan: the HA role adds them.
-    assert 'password' not in config['restapi']['authentication'] and 'password' not in config['etcd3']
-    named = dict(HA_FACTS, s1b=facts('s1b', 's1b.example.net', 5436, standby_of='s1'))
-    assert build(facts_=named)['hosts']['s1b']['control_plane']['san'] == 'DNS:s1b.example.net'
-    assert build(ha_api_user='api', ha_etcd_user='dcs')['hosts']['s1']['ha']['config']['restapi']['authentication'] \
-        == dict(username='api')
+    assert etcd['ETCD_INITIAL_CLUSTER'] == 'c1=http://10.0.0.1:2380,s1=http://10.0.0.2:2380,s2=http://10.0.0.3:2380'
+    assert etcd['ETCD_LISTEN_CLIENT_URLS'] == 'http://10.0.0.2:2379,http://127.0.0.1:2379'
 
 
 def test_a_plan_without_standbys_has_no_ha():
     plan = node_plan.build_plan({'coordinator': ['c1'], 'shards': ['s1', 's2'], 'replicas': ['r1']}, FACTS,
                                 variables(), dict((host, running()) for host in FACTS))
-    assert plan['standbys'] == [] and plan['etcd'] == [] and plan['etcd_auth'] is None
+    assert plan['standbys'] == [] and plan['etcd'] == []
     assert all(node['ha'] is None and node['etcd'] is None and node['files_owner'] == 'server'
                for node in plan['hosts'].values())
     assert 'target_session_attrs' not in plan['hosts']['c1']['foreign_servers'][0]['options']
