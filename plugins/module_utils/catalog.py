@@ -314,10 +314,16 @@ def children(conn, parent_oid):
 
 
 def columns(conn, oids):
-    """{oid: [dict(name, type, not_null, default)]} in column order, for many tables in one query."""
+    """{oid: [dict(name, type, not_null, default, default_sequence)]} in column order, for many tables in one
+    query; default_sequence is 'schema.name' of the sequence the default calls (nextval), else None."""
     rows = fetch_all(conn, """
         SELECT a.attrelid AS oid, a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
-               a.attnotnull AS not_null, pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default
+               a.attnotnull AS not_null, pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default,
+               (SELECT sn.nspname || '.' || s.relname FROM pg_catalog.pg_depend dep
+                  JOIN pg_catalog.pg_class s ON s.oid = dep.refobjid AND s.relkind = 'S'
+                  JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+                 WHERE dep.classid = 'pg_catalog.pg_attrdef'::regclass AND dep.objid = d.oid
+                   AND dep.refclassid = 'pg_catalog.pg_class'::regclass LIMIT 1) AS default_sequence
           FROM pg_catalog.pg_attribute a
           LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
          WHERE a.attrelid = ANY(%s::oid[]) AND a.attnum > 0 AND NOT a.attisdropped

@@ -34,9 +34,9 @@ __metaclass__ = type
 from ansible_collections.pgdist.cluster.plugins.module_utils import backup, ha, rebalance, transactions
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
 from ansible_collections.pgdist.cluster.plugins.module_utils.topology import (
-    coordinator_tables, fdw_hba_rules, flag, peer, peer_ssl_options, pins_from_tables, place_partitions,
-    published_tables, qualified_name, reference_table_spec, replication_hba_rules, replication_links,
-    require_ssl, shard_tables)
+    check_foreign_keys, coordinator_tables, fdw_hba_rules, flag, peer, peer_ssl_options, pins_from_tables,
+    place_partitions, published_tables, qualified_name, reference_table_spec, referenced_tables,
+    replication_hba_rules, replication_links, require_ssl, shard_tables)
 
 # Every setting a role may write (the conf.d include of the server role, the synchronous include of the
 # replication role). cluster_info reports these by default, with OBSERVED_SETTINGS for context.
@@ -340,8 +340,12 @@ def _replication_part(inventory, host, node, placed, reference_names):
 
 
 def _tables(inventory, host, node, placed, reference_specs):
-    """partitioned_table arguments of every table host holds, in the order they are applied."""
+    """partitioned_table arguments of every table host holds, in the order they are applied: the reference
+    tables first (marked reference), whose copies the foreign keys of the others reference."""
     tables = []
+    if any(link['kind'] == 'reference' and inventory.shard_of(host) in (link['publisher'], link['subscriber'])
+           for link in inventory.links):
+        tables += [dict(spec, reference=True) for spec in reference_specs]
     if 'coordinator' in node['roles']:
         # ANALYZE after bulk loads: autovacuum never analyzes foreign partitions.
         analyze = flag(inventory.variables['analyze_tables'], 'pgdist_analyze_tables')
@@ -350,9 +354,6 @@ def _tables(inventory, host, node, placed, reference_specs):
         tables += [dict(spec, as_fdw_user=True) for spec in shard_tables(placed, inventory.shard_of(host))]
     if 'replica' in node['roles']:
         tables += shard_tables(placed, inventory.facts[host]['replica_of'])
-    if any(link['kind'] == 'reference' and inventory.shard_of(host) in (link['publisher'], link['subscriber'])
-           for link in inventory.links):
-        tables += reference_specs
     return tables
 
 
@@ -397,6 +398,8 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
     node['user_mappings'] = [dict(server=shard['server'], user=user) for shard in shards
                              for user in variables['fdw_mapped_users']] if is_coordinator else []
     node['tables'] = _tables(inventory, host, node, placed, reference_specs)
+    # The fdw user creates the shard tables, so it needs REFERENCES on the reference tables their keys use.
+    node['references'] = referenced_tables([t for t in node['tables'] if t.get('as_fdw_user')])
     node['existing_partitions'] = _existing_partitions(inventory, inventory.shard_of(host)) if 'shard' in roles else []
     reference_names = [qualified_name(spec['name']) for spec in reference_specs]
     node.update(_replication_part(inventory, host, node, placed, reference_names))
@@ -463,6 +466,7 @@ def build_plan(groups, facts, variables, reads, check_mode=False):
     servers = dict((host, inventory.peers[host]['server']) for host in inventory.shards)
     placed = place_partitions(variables['tables'] or [], inventory.shards, pinned=pins, servers=servers)
     reference_specs = [reference_table_spec(table, index) for index, table in enumerate(variables['reference_tables'] or [])]
+    check_foreign_keys(placed, [qualified_name(spec['name']) for spec in reference_specs])
     groups_view = dict(names=inventory.names, coordinators=inventory.coordinators, shards=inventory.shards,
                        replicas=inventory.replicas)
     inventory.links = replication_links(groups_view, facts, reference_specs)

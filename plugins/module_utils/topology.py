@@ -28,9 +28,11 @@ import re
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput, split_qualified
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.argspec import (
+    PLACEMENT_OPTIONS, check_layout, check_table_entry)
 
 # Keys of a pgdist_tables entry that only drive placement; the module never sees them.
-TOPOLOGY_KEYS = ('partition_count', 'shards', 'partition_options')
+TOPOLOGY_KEYS = tuple(sorted(PLACEMENT_OPTIONS))
 # Table keys that only make sense on the coordinator's parent.
 COORDINATOR_ONLY_KEYS = ('prune_partitions', 'key_update')
 REFERENCE_KEYS = ('name', 'columns', 'primary_key', 'state')
@@ -169,6 +171,7 @@ def place_partitions(tables, shards, pinned=None, servers=None):
         label = _table_label(table, index)
         if not isinstance(table, dict) or not table.get('name'):
             raise InvalidInput('%s: every table needs a name' % label)
+        check_table_entry(table, label)
         name = qualified_name(table['name'], label + ': name')
         if name in seen:
             raise InvalidInput('%s: the table is listed twice' % label)
@@ -192,6 +195,9 @@ def place_partitions(tables, shards, pinned=None, servers=None):
                                    % (label, partition['name']))
             partition['server'] = servers.get(shard, shard)
         result['partitions'] = partitions
+        check_layout(coordinator_tables([result])[0], label)
+        if any(partition.get('shard') for partition in partitions):
+            check_layout(_shard_spec(result, [_shard_partition(p) for p in partitions]), label + ' (on its shards)')
         placed.append(result)
     return placed
 
@@ -223,20 +229,26 @@ def coordinator_tables(placed):
     return out
 
 
+def _shard_partition(partition):
+    return dict((k, v) for k, v in partition.items() if k not in ('shard', 'server', 'options'))
+
+
+def _shard_spec(table, partitions):
+    spec = dict((key, value) for key, value in table.items() if key not in COORDINATOR_ONLY_KEYS)
+    spec.update(side='shard', partitions=partitions)
+    return spec
+
+
 def shard_tables(placed, host):
     """partitioned_table arguments (side: shard) of the real tables behind host's partitions."""
     out = []
     for table in placed:
-        mine = [dict((k, v) for k, v in p.items() if k not in ('shard', 'server', 'options'))
-                for p in table['partitions'] if p.get('shard') == host]
+        mine = [_shard_partition(p) for p in table['partitions'] if p.get('shard') == host]
         if any(p.get('default') for p in mine):
             # a default partition's CHECK excludes every sibling's bounds, wherever they are
-            mine += [dict(dict((k, v) for k, v in p.items() if k not in ('shard', 'server', 'options')), elsewhere=True)
-                     for p in table['partitions'] if p.get('shard') != host]
+            mine += [dict(_shard_partition(p), elsewhere=True) for p in table['partitions'] if p.get('shard') != host]
         if mine:
-            spec = dict((key, value) for key, value in table.items() if key not in COORDINATOR_ONLY_KEYS)
-            spec.update(side='shard', partitions=mine)
-            out.append(spec)
+            out.append(_shard_spec(table, mine))
     return out
 
 
@@ -258,6 +270,30 @@ def published_tables(specs):
             remote = dict(schema_name=partition.get('remote_schema'), table_name=partition.get('remote_table'))
             out.append('%s.%s' % remote_table(parent_schema, name, remote))
     return out
+
+
+def referenced_tables(specs):
+    """Qualified names of the tables the foreign keys of partitioned_table arguments reference."""
+    out = set()
+    for table in specs:
+        schema = split_qualified(table['name'], 'name')[0]
+        for key in table.get('foreign_keys') or []:
+            out.add(qualified_name(key['references']['table'], 'foreign_keys', schema))
+    return sorted(out)
+
+
+def check_foreign_keys(placed, reference_names):
+    """A foreign key of a table with partitions on shards is enforced on each shard, against the shard's own
+    copy of what it references: only a reference table (pgdist_reference_tables) has one everywhere."""
+    for index, table in enumerate(placed):
+        if not any(partition.get('shard') for partition in table['partitions']):
+            continue
+        for name in referenced_tables([table]):
+            if name not in reference_names:
+                raise InvalidInput('%s: foreign_keys: %s is not in pgdist_reference_tables (%s); a foreign key of a '
+                                   'table with partitions on shards is checked on each shard against its own copy '
+                                   'of a reference table, and a shard holds no other'
+                                   % (_table_label(table, index), name, ', '.join(reference_names) or 'none'))
 
 
 def reference_table_spec(table, index):

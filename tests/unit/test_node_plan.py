@@ -55,16 +55,18 @@ def build(reads=None, check_mode=False, facts_=None, **extra):
 def test_each_host_gets_its_tables():
     plan = build()
     hosts = plan['hosts']
+    # Reference tables first: the foreign keys of the others may reference them.
     assert [(t['name'], t.get('side'), t.get('as_fdw_user')) for t in hosts['c1']['tables']] == [
-        ('events', None, None), ('parent', None, None), ('countries', 'shard', None)]
-    assert [p.get('server') for p in hosts['c1']['tables'][0]['partitions']] == ['s1', 's2']
-    assert hosts['c1']['tables'][1]['prune_partitions'] is True
+        ('countries', 'shard', None), ('events', None, None), ('parent', None, None)]
+    assert [p.get('server') for p in hosts['c1']['tables'][1]['partitions']] == ['s1', 's2']
+    assert hosts['c1']['tables'][2]['prune_partitions'] is True
     assert [(t['name'], [p['name'] for p in t['partitions']], t.get('as_fdw_user')) for t in hosts['s1']['tables']] == [
-        ('events', ['events_p0'], True), ('parent', ['child1'], True), ('countries', ['countries'], None)]
-    assert 'prune_partitions' not in hosts['s1']['tables'][1]
+        ('countries', ['countries'], None), ('events', ['events_p0'], True), ('parent', ['child1'], True)]
+    assert 'prune_partitions' not in hosts['s1']['tables'][2]
+    assert [t.get('reference') for t in hosts['s1']['tables']] == [True, None, None]
     # The replica holds the shard's tables (as postgres) and a reference copy.
     assert [(t['name'], t.get('as_fdw_user')) for t in hosts['r1']['tables']] == [
-        ('events', None), ('parent', None), ('countries', None)]
+        ('countries', None), ('events', None), ('parent', None)]
     assert plan['placement'] == {'public.events_p0': 's1', 'public.events_p1': 's2', 'public.child1': 's1'}
 
 
@@ -83,7 +85,7 @@ def test_coordinator_slice():
     assert node['database'] == dict(name='library', owner=None)
     assert [table.get('analyze') for table in node['tables']] == [None, None, None]
     analyzed = build(analyze_tables=True)['hosts']
-    assert [table.get('analyze') for table in analyzed['c1']['tables']] == [True, True, None]
+    assert [table.get('analyze') for table in analyzed['c1']['tables']] == [None, True, True]
     assert all('analyze' not in table for table in analyzed['s1']['tables'])
 
 
@@ -190,7 +192,7 @@ def test_placement_is_read_from_the_coordinator():
                             s2=running(), r1=running()))
     assert plan['placement_read'] == 'c1'
     assert plan['placement']['public.events_p0'] == 's2'
-    assert [p['name'] for p in plan['hosts']['s2']['tables'][0]['partitions']] == ['events_p0']
+    assert [p['name'] for p in plan['hosts']['s2']['tables'][1]['partitions']] == ['events_p0']
     fresh = build(reads={})
     assert fresh['placement_read'] is None and fresh['placement']['public.events_p0'] == 's1'
 

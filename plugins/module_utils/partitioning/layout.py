@@ -22,6 +22,8 @@ from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import 
     InvalidInput, check_identifier, split_qualified)
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.bounds import (
     MAXVALUE, MINVALUE, Bound, Unbounded)
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.objects import (
+    check_sequence_types, column_defaults, parse_objects, resolve_expressions)
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import option_text
 
 try:
@@ -54,12 +56,24 @@ class Column(object):
         self.nullable = nullable
         self.default = default
         self.default_value = None  # the default as the server prints it in the column type, set by resolve()
+        self.default_expression = None  # SQL computed on the coordinator (objects.column_defaults)
+        self.expression_sql = None  # ... as the server prints it, set by resolve()
+        self.sequence = None  # (schema, name) of the coordinator's sequence numbering the column
 
     def definition(self):
         return (self.name, self.type_sql, self.nullable, self.default)
 
-    def view(self):
+    def shard_view(self):
+        """On a shard: no computed default (the coordinator computes it)."""
         return dict(type=self.type_sql or self.type_text, nullable=self.nullable, default=self.default)
+
+    def view(self):
+        view = self.shard_view()
+        if self.default_expression is not None:
+            view['default_expression'] = self.expression_sql
+        if self.sequence:
+            view['sequence'] = '%s.%s' % self.sequence
+        return view
 
 
 class _Relation(object):
@@ -117,6 +131,9 @@ class Layout(_Relation):
         self.key = []
         self.route_via = None
         self.key_types = []
+        self.indexes = []
+        self.checks = []
+        self.foreign_keys = []
 
     @property
     def label(self):
@@ -227,7 +244,9 @@ def _parse_columns(layout, specs):
             raise InvalidInput('columns: %s: type %r is not a type name (letters, digits, _, spaces, '
                                'modifiers like (10,2) and [] only)' % (name, spec.get('type')))
         nullable = spec.get('nullable')
-        layout.columns.append(Column(name, type_text, True if nullable is None else nullable, spec.get('default')))
+        column = Column(name, type_text, True if nullable is None else nullable, spec.get('default'))
+        column_defaults(layout, column, spec)
+        layout.columns.append(column)
     if not layout.columns:
         raise InvalidInput('columns: a %s table needs at least one column'
                            % ('plain' if layout.side == 'plain' else 'partitioned'))
@@ -367,6 +386,7 @@ def parse_layout(params):
                 raise InvalidInput('partition_by.key: %s is not in columns' % column)
     _parse_primary_key(layout, params.get('primary_key'))
     _parse_partitions(layout, params.get('partitions'))
+    parse_objects(layout, params)
     return layout
 
 
@@ -424,6 +444,8 @@ def _resolve_bounds(conn, layout, categories):
 def resolve(conn, layout):
     """Canonical column types, defaults and bound values, parsed by the server itself."""
     categories = _resolve_types(conn, layout)
+    check_sequence_types(layout)
     _resolve_defaults(conn, layout)
+    resolve_expressions(conn, layout)
     if layout.side != 'plain' and not layout.route_via:
         _resolve_bounds(conn, layout, categories)
