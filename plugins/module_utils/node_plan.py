@@ -31,7 +31,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pgdist.cluster.plugins.module_utils import backup, ha, rebalance, transactions
+from ansible_collections.pgdist.cluster.plugins.module_utils import app_users, backup, ha, rebalance, transactions
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
 from ansible_collections.pgdist.cluster.plugins.module_utils.topology import (
     check_foreign_keys, coordinator_tables, fdw_hba_rules, flag, peer, peer_ssl_options, pins_from_tables,
@@ -379,6 +379,9 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
     if members:
         generated += ha.ha_hba_rules([inventory.peers[member] for member in members], variables['ha_replication_user'])
     generated += rebalance.move_hba_rules(inventory.moves, host, inventory.database, variables['replication_user'])
+    is_coordinator = 'coordinator' in roles
+    apps = inventory.apps if is_coordinator else dict(logins=[], grants=[], hba_rules=[])
+    generated += apps['hba_rules']
     node['hba_rules'] = [dict(type='local', database='all', user=cluster['postgres_user'], method='peer',
                               comment='administration by the postgres system user')] + \
         require_ssl(generated, node['tls']['enabled'])
@@ -389,14 +392,16 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
     node['database'] = dict(name=inventory.database, owner=variables['fdw_user'] if 'shard' in roles else None)
     node['fdw_login'] = 'shard' in roles
     shards = [inventory.peers[shard] for shard in inventory.shards]
-    is_coordinator = 'coordinator' in roles
     # The coordinator extension: the server role builds it (PGXS) before the settings that preload it, the
     # coordinator role creates it in the database.
     node['coordinator_extension'] = is_coordinator and transactions.extension_settings(variables) is not None
     node['foreign_servers'] = [dict(name=shard['server'], options=_server_options(inventory, shard, node))
                                for shard in shards] if is_coordinator else []
+    # Application users are mapped to the fdw user like pgdist_fdw_mapped_users (app_users.py says why).
     node['user_mappings'] = [dict(server=shard['server'], user=user) for shard in shards
-                             for user in variables['fdw_mapped_users']] if is_coordinator else []
+                             for user in list(variables['fdw_mapped_users']) + [login['name'] for login in apps['logins']]
+                             ] if is_coordinator else []
+    node['app_users'], node['app_grants'] = apps['logins'], apps['grants']
     node['tables'] = _tables(inventory, host, node, placed, reference_specs)
     # The fdw user creates the shard tables, so it needs REFERENCES on the reference tables their keys use.
     node['references'] = referenced_tables([t for t in node['tables'] if t.get('as_fdw_user')])
@@ -470,6 +475,7 @@ def build_plan(groups, facts, variables, reads, check_mode=False):
     groups_view = dict(names=inventory.names, coordinators=inventory.coordinators, shards=inventory.shards,
                        replicas=inventory.replicas)
     inventory.links = replication_links(groups_view, facts, reference_specs)
+    inventory.apps = app_users.app_users(variables, placed, reference_specs)
     refusals = []
     if flag(variables.get('rebalance') or False, 'pgdist_rebalance'):
         inventory.moves, refusals = rebalance.planned_moves(variables['tables'] or [], placed, inventory.shards,

@@ -17,6 +17,8 @@ except ImportError:  # pragma: no cover - reported by the runner
 
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import create_options_clause, options_clause
 
+# Privileges on tables and views as PostgreSQL spells them (pgdist.cluster.table_privileges).
+TABLE_PRIVILEGES = ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER')
 # Role attributes as PostgreSQL spells them, with the pg_authid column each sets.
 ROLE_ATTRIBUTES = {
     'SUPERUSER': ('rolsuper', True), 'NOSUPERUSER': ('rolsuper', False),
@@ -216,11 +218,16 @@ def replica_identity_full(schema, table):
     return sql.SQL('ALTER TABLE {} REPLICA IDENTITY FULL').format(sql.Identifier(schema, table))
 
 
-def grant_on_table(privileges, schema, table, role, revoke=False):
-    """GRANT|REVOKE privileges ON TABLE schema.table TO|FROM role; privileges are keywords from our own list."""
-    return sql.SQL(('REVOKE {} ON TABLE {} FROM {}' if revoke else 'GRANT {} ON TABLE {} TO {}')).format(
+def grant_on_table(privileges, schema, table, role, revoke=False, kind='TABLE'):
+    """GRANT|REVOKE privileges ON TABLE|SEQUENCE schema.table TO|FROM role; privileges are keywords from our own
+    list (TABLE_PRIVILEGES, or USAGE on a sequence)."""
+    return sql.SQL(('REVOKE {} ON ' + kind + ' {} FROM {}' if revoke else 'GRANT {} ON ' + kind + ' {} TO {}')).format(
         sql.SQL(', ').join(sql.SQL(privilege) for privilege in privileges), sql.Identifier(schema, table),
         sql.Identifier(role))
+
+
+def grant_schema_usage(schema, role):
+    return sql.SQL('GRANT USAGE ON SCHEMA {} TO {}').format(sql.Identifier(schema), sql.Identifier(role))
 
 
 def create_subscription(name, conninfo, publications, options=None):
