@@ -306,7 +306,12 @@ def _replication_part(inventory, host, node, placed, reference_names):
     subscribed = [link for link in inventory.links if link['subscriber'] == shard]
     publications = []
     for kind, name in sorted(set((link['kind'], link['publication']) for link in published)):
-        tables = published_tables(shard_tables(placed, shard)) if kind == 'shard' else reference_names
+        if kind == 'shard':
+            tables = published_tables(shard_tables(placed, shard))
+        elif kind == 'reference':
+            tables = reference_names
+        else:
+            tables = sorted(set(qualified_name(spec['name']) for spec in _copied_tables(published, name)))
         publications.append(dict(name=name, tables=tables))
     grants = []
     if publications:
@@ -352,9 +357,22 @@ def _tables(inventory, host, node, placed, reference_specs):
         tables += [dict(spec, analyze=True) if analyze else spec for spec in coordinator_tables(placed)]
     if 'shard' in node['roles']:
         tables += [dict(spec, as_fdw_user=True) for spec in shard_tables(placed, inventory.shard_of(host))]
-    if 'replica' in node['roles']:
+    if 'replica' in node['roles'] and inventory.facts[host]['replica_of']:
         tables += shard_tables(placed, inventory.facts[host]['replica_of'])
+    # The tables of pgdist_subscriptions, on their publisher and on their subscriber, each once.
+    ends = [link for link in inventory.links if inventory.shard_of(host) in (link['publisher'], link['subscriber'])]
+    named = set(qualified_name(spec['name']) for spec in tables)
+    for spec in _copied_tables(ends):
+        if qualified_name(spec['name']) not in named:
+            named.add(qualified_name(spec['name']))
+            tables.append(spec)
     return tables
+
+
+def _copied_tables(links, publication=None):
+    """The table specs of the kind table links (of one publication), in order."""
+    return [spec for link in links if link['kind'] == 'table' and publication in (None, link['publication'])
+            for spec in link['tables']]
 
 
 def host_plan(inventory, host, placed, reference_specs, check_mode):

@@ -27,15 +27,17 @@ import re
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput, split_qualified
+from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import (
+    InvalidInput, check_identifier, split_qualified)
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.argspec import (
     PLACEMENT_OPTIONS, check_layout, check_table_entry)
 
 # Keys of a pgdist_tables entry that only drive placement; the module never sees them.
 TOPOLOGY_KEYS = tuple(sorted(PLACEMENT_OPTIONS))
 # Table keys that only make sense on the coordinator's parent.
-COORDINATOR_ONLY_KEYS = ('prune_partitions', 'key_update')
+COORDINATOR_ONLY_KEYS = ('prune_partitions', 'key_update', 'route_trigger')
 REFERENCE_KEYS = ('name', 'columns', 'primary_key', 'state')
+SUBSCRIPTION_KEYS = ('name', 'publisher', 'publication', 'tables', 'synchronous')
 NOT_SLOT_CHARACTERS = re.compile(r'[^a-z0-9_]')
 DEFAULT_PORT = 5432
 
@@ -296,13 +298,14 @@ def check_foreign_keys(placed, reference_names):
                                    % (_table_label(table, index), name, ', '.join(reference_names) or 'none'))
 
 
-def reference_table_spec(table, index):
-    """partitioned_table arguments of one plain table for an entry of pgdist_reference_tables.
+def reference_table_spec(table, index, label=None):
+    """partitioned_table arguments of one plain table for an entry of pgdist_reference_tables (or the tables of
+    a pgdist_subscriptions entry, label naming it).
 
     side: shard with one default partition named like the table gives exactly
     one plain table of that name, on the coordinator and every copy alike.
     """
-    label = 'pgdist_reference_tables[%d]' % index
+    label = label or 'pgdist_reference_tables[%d]' % index
     if not isinstance(table, dict) or not table.get('name') or not table.get('columns'):
         raise InvalidInput('%s: every table needs a name and columns, got %r' % (label, table))
     unknown = sorted(set(table) - set(REFERENCE_KEYS))
@@ -329,12 +332,15 @@ def replication_links(groups, facts, reference_tables):
     (publication pgdist_shard_<shard>, subscription pgdist_replica_<replica>).
     kind reference: with reference tables the coordinator publishes
     pgdist_reference and every shard and replica subscribes as
-    pgdist_reference_<host>. The application name is the subscription name.
+    pgdist_reference_<host>. kind table: the entries of pgdist_subscriptions (table_links). The
+    application name is the subscription name.
     """
     shards, replicas = groups['shards'], groups['replicas']
     links = []
     for replica in sorted(replicas):
         source = facts[replica].get('replica_of')
+        if not source and facts[replica].get('subscriptions'):
+            continue  # a replica of the tables its pgdist_subscriptions name only
         if not source:
             raise InvalidInput('%s is in the %s group but has no pgdist_replica_of (the shard it copies)'
                                % (replica, groups['names']['replicas']))
@@ -355,7 +361,63 @@ def replication_links(groups, facts, reference_tables):
             links.append(dict(kind='reference', publisher=groups['coordinators'][0], subscriber=host,
                               publication='pgdist_reference', subscription=subscription,
                               application_name=subscription, synchronous=False))
+    links += table_links(groups, facts)
     return links
+
+
+def table_links(groups, facts):
+    """The subscriptions of pgdist_subscriptions (kind table): on a subscriber, each entry copies plain tables
+    of another host of the plan by logical replication, under the names given (the subscription, its slot and
+    application_name, and the publication on the publisher), synchronously when asked. The tables
+    ({name, columns, primary_key} as in pgdist_reference_tables) are created on both hosts."""
+    hosts = sorted(set(groups['coordinators'] + groups['shards'] + groups['replicas']))
+    links, publications = [], {}
+    for host in hosts:
+        entries = facts[host].get('subscriptions') or []
+        if not isinstance(entries, list):
+            raise InvalidInput('%s: pgdist_subscriptions must be a list, got %s' % (host, type(entries).__name__))
+        for index, entry in enumerate(entries):
+            links.append(_table_link(host, index, entry, hosts))
+    seen = set()
+    for link in links:
+        label = '%s: pgdist_subscriptions (%s)' % (link['subscriber'], link['subscription'])
+        if (link['subscriber'], link['subscription']) in seen:
+            raise InvalidInput('%s: the subscription is listed twice' % label)
+        seen.add((link['subscriber'], link['subscription']))
+        tables = sorted(qualified_name(spec['name']) for spec in link['tables'])
+        other = publications.setdefault((link['publisher'], link['publication']), tables)
+        if other != tables:
+            raise InvalidInput('%s: publication %s on %s is given with tables %s here and %s elsewhere; every '
+                               'subscriber of one publication lists the same tables'
+                               % (label, link['publication'], link['publisher'], ', '.join(tables), ', '.join(other)))
+    return links
+
+
+def _table_link(host, index, entry, hosts):
+    label = '%s: pgdist_subscriptions[%d]' % (host, index)
+    if not isinstance(entry, dict):
+        raise InvalidInput('%s must be a dict with keys %s' % (label, ', '.join(SUBSCRIPTION_KEYS)))
+    unknown = sorted(set(entry) - set(SUBSCRIPTION_KEYS))
+    if unknown:
+        raise InvalidInput('%s: unknown key(s) %s; known: %s' % (label, ', '.join(unknown), ', '.join(SUBSCRIPTION_KEYS)))
+    for key in ('name', 'publisher', 'publication'):
+        if not entry.get(key) or not isinstance(entry[key], str):
+            raise InvalidInput('%s: %s is required (a name)' % (label, key))
+    name, publisher = entry['name'], entry['publisher']
+    if replication_name('', name) != name:
+        raise InvalidInput('%s: name %r is also the slot name: lower case letters, digits and _ only' % (label, name))
+    if publisher not in hosts or publisher == host:
+        raise InvalidInput('%s (%s): publisher %r is not another host of the plan (%s)'
+                           % (label, name, publisher, ', '.join(h for h in hosts if h != host)))
+    check_identifier(entry['publication'], label + ': publication')
+    tables = entry.get('tables')
+    if not isinstance(tables, list) or not tables:
+        raise InvalidInput('%s (%s): tables must list the tables to copy ({name, columns, primary_key})' % (label, name))
+    specs = [reference_table_spec(table, position, '%s (%s): tables[%d]' % (label, name, position))
+             for position, table in enumerate(tables)]
+    return dict(kind='table', publisher=publisher, subscriber=host, publication=entry['publication'], subscription=name,
+                application_name=name, tables=specs,
+                synchronous=flag(entry.get('synchronous', False), '%s (%s): synchronous' % (label, name)))
 
 
 def synchronous_standby_names(names, count=1):

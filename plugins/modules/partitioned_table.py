@@ -60,8 +60,8 @@ options:
   side:
     description:
       - C(coordinator) manages the parent and its partitions, C(shard) the real tables behind them, C(plain) one table
-        without partitions (O(partition_by), O(partitions), O(route_via), O(prune_partitions) and O(key_update) are
-        refused with it).
+        without partitions (O(partition_by), O(partitions), O(route_via), O(route_trigger), O(prune_partitions) and
+        O(key_update) are refused with it).
     type: str
     choices: [coordinator, shard, plain]
     default: coordinator
@@ -312,6 +312,21 @@ options:
             type: list
             elements: str
             required: true
+  route_trigger:
+    description:
+      - O(partitioning=inheritance) on the coordinator only. The names of the routing trigger and its function, for
+        a layout whose own setup named them (the seeds' C(insert_to_child_tg) calling C(insert_to_child), or
+        C(booksample_trigger) calling C(booksample_trigger_fn)); the body is the generated one either way.
+      - A routing trigger of the table under another name that calls the default or the named function, and the
+        default function, are dropped in the same transaction, so rows never pass two routing triggers.
+    type: dict
+    suboptions:
+      name:
+        description: The trigger's name; C(pgdist_route) when not given.
+        type: str
+      function:
+        description: The function's name, in the parent's schema; C(<name>_pgdist_route) when not given.
+        type: str
   key_update:
     description:
       - What an C(UPDATE) through the coordinator that changes the partition key of a row in a foreign partition does.

@@ -9,10 +9,12 @@ import pytest
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
 from test_node_plan import build
 
-SEEDS = [dict(name='booksample', partitioning='inheritance', columns=[dict(name='id', type='int')],
+SEEDS = [dict(name='booksample', partitioning='inheritance',
+              columns=[dict(name='id', type='int'), dict(name='location', type='text')],
               partition_by=dict(method='list', key='location'),
               partitions=[dict(name='booksample_paris', values=['paris'], shard='s1')]),
-         dict(name='lend', partitioning='inheritance', columns=[dict(name='booksample_id', type='int')],
+         dict(name='lend', partitioning='inheritance',
+              columns=[dict(name='booksample_id', type='int'), dict(name='location', type='text')],
               partition_by=dict(method='list', key='location'),
               route_via=dict(table='booksample', column='booksample_id', references='id'),
               partitions=[dict(name='lend_paris', values=['paris'], shard='s1')]),

@@ -406,3 +406,49 @@ def test_forcing_the_extension_builds_it_on_any_major_and_lets_it_start():
     assert 'pgdist.allow_unverified_major' in node_plan.MANAGED_SETTINGS
     # On a tested major nothing needs forcing: the setting is left to its default.
     assert 'pgdist.allow_unverified_major' not in build()['hosts']['c1']['settings']
+
+
+COPIED = dict(name='test_logical_rep', columns=[dict(name='c1', type='integer', nullable=False),
+                                                dict(name='c2', type='text')], primary_key=['c1'])
+SUBSCRIBER = facts('r2', '10.0.0.5', 5436, subscriptions=[dict(
+    name='test_first_sub', publisher='c1', publication='test_first_pub', tables=[COPIED], synchronous=True)])
+
+
+def test_own_subscriptions_copy_plain_tables_under_their_names():
+    """pgdist_subscriptions on a replica without pgdist_replica_of: the seed's test_first_pub/test_first_sub."""
+    plan = node_plan.build_plan(dict(GROUPS, replicas=['r1', 'r2']), dict(FACTS, r2=SUBSCRIBER), variables(),
+                                dict((host, running()) for host in list(FACTS) + ['r2']))
+    c1, r2 = plan['hosts']['c1'], plan['hosts']['r2']
+    assert c1['publications'] == [dict(name='pgdist_reference', tables=['public.countries']),
+                                  dict(name='test_first_pub', tables=['public.test_logical_rep'])]
+    assert c1['grants'][0]['tables'] == ['public.countries', 'public.test_logical_rep']
+    assert c1['synchronous']['standbys'] == ['test_first_sub'] and c1['settings']['wal_level'] == 'logical'
+    assert '10.0.0.5' in [rule['address'] for rule in c1['hba_rules'] if rule.get('user') == 'pgdist_replication']
+    for host in (c1, r2):
+        copied = [table for table in host['tables'] if table['name'] == 'test_logical_rep']
+        assert [(t['side'], t['primary_key'], t['partitions']) for t in copied] == [
+            ('shard', ['c1'], [dict(name='test_logical_rep', default=True)])]
+    assert [(s['name'], s['publication'], s['publisher'], s['options']) for s in r2['subscriptions']] == [
+        ('pgdist_reference_r2', 'pgdist_reference', 'c1', {}),
+        ('test_first_sub', 'test_first_pub', 'c1', dict(synchronous_commit='on'))]
+    assert r2['subscriptions'][1]['connection']['application_name'] == 'test_first_sub'
+    assert not [table for table in plan['hosts']['s1']['tables'] if table['name'] == 'test_logical_rep']
+
+
+@pytest.mark.parametrize('entry, message', [
+    (dict(name='sub', publisher='nowhere', publication='p', tables=[COPIED]),
+     r"r2: pgdist_subscriptions\[0\] \(sub\): publisher 'nowhere' is not another host of the plan"),
+    (dict(name='Sub-1', publisher='c1', publication='p', tables=[COPIED]),
+     r"name 'Sub-1' is also the slot name"),
+    (dict(name='sub', publisher='c1', publication='p', tables=[], synchronous=True),
+     r'\(sub\): tables must list the tables to copy'),
+    (dict(name='sub', publisher='c1', publication='p', tables=[COPIED], sync=True),
+     r'r2: pgdist_subscriptions\[0\]: unknown key\(s\) sync; known: name, publisher'),
+    (dict(name='sub', publisher='c1', publication='p', tables=[dict(COPIED, shard='s1')]),
+     r'\(sub\): tables\[0\] \(test_logical_rep\): unknown key\(s\) shard'),
+    (dict(publisher='c1', publication='p', tables=[COPIED]), r'pgdist_subscriptions\[0\]: name is required'),
+])
+def test_bad_own_subscriptions_name_the_host_and_field(entry, message):
+    with pytest.raises(InvalidInput, match=message):
+        node_plan.build_plan(dict(GROUPS, replicas=['r1', 'r2']), dict(FACTS, r2=dict(SUBSCRIBER, subscriptions=[entry])),
+                             variables(), dict((host, running()) for host in list(FACTS) + ['r2']))

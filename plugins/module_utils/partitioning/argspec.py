@@ -66,6 +66,10 @@ ARGUMENT_SPEC = dict(
         column=dict(type='str', required=True),
         references=dict(type='str', required=True),
     )),
+    route_trigger=dict(type='dict', options=dict(
+        name=dict(type='str'),
+        function=dict(type='str'),
+    )),
     indexes=dict(type='list', elements='dict', default=[], options=dict(
         name=dict(type='str', required=True),
         columns=dict(type='list', elements='str', required=True),

@@ -130,6 +130,10 @@ class Layout(_Relation):
         self.method = None
         self.key = []
         self.route_via = None
+        # The routing trigger of an inheritance parent and its function (in the parent's schema): ours by
+        # default, or the names the user's own setup gave them (route_trigger).
+        self.routing_trigger = ROUTING_TRIGGER
+        self.routing_function = self.name + ROUTING_SUFFIX
         self.key_types = []
         self.indexes = []
         self.checks = []
@@ -151,8 +155,9 @@ class Layout(_Relation):
         return None
 
     def function_name(self, suffix):
-        """<table><suffix>: a trigger function of this table (checked as a name when it is created)."""
-        return self.name + suffix
+        """<table><suffix>: a trigger function of this table (checked as a name when it is created); the
+        routing function's name is route_trigger.function when given."""
+        return self.routing_function if suffix == ROUTING_SUFFIX else self.name + suffix
 
     def hash_shapes(self):
         """{shard schema: (schema, _pgdist_hash_<table>)}: the empty partitioned tables whose key the
@@ -278,6 +283,18 @@ def _parse_route(layout, route):
         raise InvalidInput('route_via.column: %s is not a column of %s' % (route['column'], layout.label))
 
 
+def _parse_route_trigger(layout, spec):
+    if not spec:
+        return
+    if not layout.routed_on_insert or layout.side != 'coordinator':
+        raise InvalidInput('route_trigger: names the routing trigger of partitioning: inheritance on the coordinator '
+                           'side; leave it out here')
+    if spec.get('name'):
+        layout.routing_trigger = check_identifier(spec['name'], 'route_trigger.name')
+    if spec.get('function'):
+        layout.routing_function = check_identifier(spec['function'], 'route_trigger.function')
+
+
 def _parse_primary_key(layout, columns):
     layout.primary_key = [check_identifier(column, 'primary_key') for column in columns or []]
     for column in layout.primary_key:
@@ -348,7 +365,7 @@ def _parse_shard_targets(layout, params):
 
 def _check_plain(params):
     """side: plain is one table: the options that describe partitions have no meaning there."""
-    given = [field for field in ('partition_by', 'partitions', 'route_via') if params.get(field)]
+    given = [field for field in ('partition_by', 'partitions', 'route_via', 'route_trigger') if params.get(field)]
     given += [field for field, default in (('partitioning', 'declarative'), ('prune_partitions', False),
                                            ('key_update', 'refuse')) if params.get(field) not in (None, default)]
     if given:
@@ -380,6 +397,7 @@ def parse_layout(params):
                                'without partitions)' % layout.side)
         _parse_key(layout, params['partition_by'])
         _parse_route(layout, params.get('route_via'))
+        _parse_route_trigger(layout, params.get('route_trigger'))
         for column in layout.key:
             check_identifier(column, 'partition_by.key')
             if not layout.route_via and not layout.column(column):

@@ -156,10 +156,15 @@ def read_coordinator(conn, layout):
     relations.update(catalog.relations(conn, [part.qualified for part in layout.partitions
                                               if part.qualified not in relations] + _sequences(layout)))
     relations.update(parents)
-    functions = [(layout.schema, layout.function_name(suffix)) for suffix in (ROUTING_SUFFIX, MOVER_SUFFIX)]
+    triggers = _triggers(conn, parents)
+    # And the functions the parent's triggers call: one generated for a routing trigger under an older name
+    # (route_trigger renamed it) is recognised by its source and dropped.
+    called = [tuple(function.split('.', 1)) for function in triggers.get(parent_key, {}).values()]
+    functions = sorted(set([(layout.schema, layout.function_name(suffix)) for suffix in (ROUTING_SUFFIX, MOVER_SUFFIX)]
+                           + called))
     return Snapshot(
         relations=relations, children=[(child['schema'], child['name']) for child in children],
-        columns=_columns(conn, parents), triggers=_triggers(conn, parents),
+        columns=_columns(conn, parents), triggers=triggers,
         schemas=catalog.existing_schemas(conn, set([layout.schema] + [part.schema for part in layout.partitions])),
         servers=catalog.existing_servers(conn, set(part.server for part in layout.partitions if part.server)),
         functions=catalog.function_sources(conn, functions), database=conn.info.dbname, **_objects(conn, parents))
