@@ -165,7 +165,7 @@ def test_a_shard_that_cannot_prepare_fails_the_commit_with_nothing_committed(coo
     lagos = by_address(shards, placement["booksample_lagos"])
     slots = int(lagos.value("SHOW max_prepared_transactions"))
     holds = [f"pgdist_molecule_hold_{n}" for n in range(slots)]
-    lagos.psql("".join(f"BEGIN; PREPARE TRANSACTION '{gid}';" for gid in holds), loaded)
+    lagos.psql_each([f"BEGIN; PREPARE TRANSACTION '{gid}'" for gid in holds], loaded)
     try:
         failed = coordinator.psql(
             "BEGIN; INSERT INTO booksample VALUES (1001, 'new', 'paris'), (1002, 'new', 'lagos'); COMMIT;",
@@ -181,7 +181,7 @@ def test_a_shard_that_cannot_prepare_fails_the_commit_with_nothing_committed(coo
             "SELECT count(*) FROM pg_prepared_xacts WHERE gid NOT LIKE 'pgdist_molecule_hold_%'"
         ) == "0"
     finally:
-        lagos.psql("".join(f"ROLLBACK PREPARED '{gid}';" for gid in holds), loaded)
+        lagos.psql_each([f"ROLLBACK PREPARED '{gid}'" for gid in holds], loaded)
     # With its slots free again the same transaction commits on both shards, in two phases.
     coordinator.psql(
         "BEGIN; INSERT INTO booksample VALUES (1001, 'new', 'paris'), (1002, 'new', 'lagos'); COMMIT;", loaded
