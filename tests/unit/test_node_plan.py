@@ -345,8 +345,8 @@ def test_settings_of_a_coordinator_on_13_and_without_the_extension():
                 coordinator_extension=False)['hosts']['c1']
     assert 'client_connection_check_interval' not in old['settings']
     # 13's postgres_fdw has neither batch_size nor async_capable (Debian 11's postgresql-13): only fetch_size is tuned.
-    assert not set(old['foreign_servers'][0]['options']) & {'parallel_commit', 'parallel_abort', 'batch_size',
-                                                           'async_capable'}
+    left_out = {'parallel_commit', 'parallel_abort', 'batch_size', 'async_capable'}
+    assert not set(old['foreign_servers'][0]['options']) & left_out
     assert old['foreign_servers'][0]['options']['fetch_size'] == '10000'
     plain = build(coordinator_extension=False)['hosts']
     assert not any(name.startswith('pgdist.') or name == 'shared_preload_libraries' for name in plain['c1']['settings'])
