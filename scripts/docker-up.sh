@@ -20,7 +20,9 @@ fi
 if ! pgrep -x dockerd >/dev/null 2>&1; then
   log "starting dockerd"
   mkdir -p /var/log
-  nohup dockerd >/var/log/dockerd.log 2>&1 &
+  # Without the caller's other descriptors: a daemon that kept a `flock` lock file open would hold the lock
+  # for as long as it runs (seen: every test queued behind it for two hours).
+  nohup dockerd >/var/log/dockerd.log 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
 fi
 
 for _ in $(seq 1 60); do
