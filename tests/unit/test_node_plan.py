@@ -74,8 +74,8 @@ def test_coordinator_slice():
     node = build()['hosts']['c1']
     assert node['roles'] == ['coordinator']
     # TLS without a CA binds SCRAM to the channel; keepalives and parallel commit on the coordinator's 15.
-    common = dict(dbname='library', sslmode='require', channel_binding='require', batch_size=1000, fetch_size=10000,
-                  async_capable=True, keepalives='1', keepalives_idle='10', keepalives_interval='5',
+    common = dict(dbname='library', sslmode='require', channel_binding='require', batch_size='1000', fetch_size='10000',
+                  async_capable='true', keepalives='1', keepalives_idle='10', keepalives_interval='5',
                   keepalives_count='3', parallel_commit='true')
     assert node['foreign_servers'] == [dict(name='s1', options=dict(common, host='10.0.0.2', port='5433')),
                                        dict(name='s2', options=dict(common, host='10.0.0.3', port='5434'))]
@@ -346,7 +346,10 @@ def test_settings_of_a_coordinator_on_13_and_without_the_extension():
     old = build(facts_=dict(FACTS, c1=facts('c1', '10.0.0.1', 5432, postgresql_version=13)),
                 coordinator_extension=False)['hosts']['c1']
     assert 'client_connection_check_interval' not in old['settings']
-    assert not set(old['foreign_servers'][0]['options']) & {'parallel_commit', 'parallel_abort'}
+    # 13's postgres_fdw has neither batch_size nor async_capable (Debian 11's postgresql-13): only fetch_size is tuned.
+    left_out = {'parallel_commit', 'parallel_abort', 'batch_size', 'async_capable'}
+    assert not set(old['foreign_servers'][0]['options']) & left_out
+    assert old['foreign_servers'][0]['options']['fetch_size'] == '10000'
     plain = build(coordinator_extension=False)['hosts']
     assert not any(name.startswith('pgdist.') or name == 'shared_preload_libraries' for name in plain['c1']['settings'])
     assert plain['c1']['coordinator_extension'] is False
@@ -355,6 +358,13 @@ def test_settings_of_a_coordinator_on_13_and_without_the_extension():
     assert one_phase['c1']['settings']['pgdist.two_phase_commit'] is False
     assert one_phase['c1']['settings']['pgdist.read_committed'] is True
     assert 'max_prepared_transactions' not in one_phase['s1']['settings']
+
+
+def test_foreign_server_options_of_the_user_win_over_the_tuned_ones():
+    options = build(foreign_server_options=dict(batch_size=1, use_remote_estimate=True))['hosts']['c1'][
+        'foreign_servers'][0]['options']
+    assert (options['batch_size'], options['use_remote_estimate'], options['fetch_size'], options['async_capable']) == (
+        1, True, '10000', 'true')
 
 
 def test_preloaded_libraries_of_other_sources_stay_after_pgdist():
