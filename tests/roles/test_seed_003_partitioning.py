@@ -24,16 +24,12 @@ HOSTS = SEED.hosts
 psql = SEED.psql
 
 
+rows = SEED.rows
+
+
 @pytest.fixture(scope='module')
 def deployed():
-    SEED.drop()
-    run = SEED.deploy()
-    yield run
-    SEED.drop()
-
-
-def rows(host, sql):
-    return [line.split('|') for line in psql(host, sql).splitlines()]
+    yield from SEED.fresh()
 
 
 def scanned(host, query):

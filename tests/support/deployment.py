@@ -95,6 +95,16 @@ class Deployment(object):
             raise AssertionError('psql on %s failed: %s' % (host, out.stderr))
         return out.stdout.strip()
 
+    def rows(self, host, sql):
+        """psql's rows as lists of their fields."""
+        return [line.split('|') for line in self.psql(host, sql).splitlines()]
+
+    def fresh(self):
+        """A module fixture's body: the inventory deployed on clusters made for it, dropped again afterwards."""
+        self.drop()
+        yield self.deploy()
+        self.drop()
+
     def state(self, hosts=None):
         """What a run that must change nothing leaves as it was, per host: catalog snapshots (roles with their
         verifiers, databases, extensions, servers, mappings, relations), the checksums of the files the server
