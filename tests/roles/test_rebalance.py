@@ -49,7 +49,7 @@ def variant():
 
 def rebalance(variant, **kwargs):
     run = run_playbook(REBALANCE, inventory=variant.inventory, **kwargs)
-    assert run.ok, 'rebalance.yml failed:\n%s\n%s' % (run.stdout[-6000:], run.stderr[-3000:])
+    assert run.ok, run.report('rebalance.yml')
     return run
 
 

@@ -81,6 +81,26 @@ class PlaybookRun(object):
     def ok(self):
         return self.returncode == 0
 
+    def failures(self):
+        """'host: task: message' of every failed or unreachable task result (the JSON's tail hides them)."""
+        out = []
+        for play in (self.data or {}).get('plays', []):
+            for task in play['tasks']:
+                for host, result in task['hosts'].items():
+                    if result.get('failed') or result.get('unreachable'):
+                        detail = result.get('msg') or ''
+                        for key in ('stderr', 'module_stderr', 'exception'):
+                            if result.get(key):
+                                detail += '\n%s: %s' % (key, str(result[key])[-1500:])
+                        out.append('%s: %s: %s' % (host, task['task']['name'], detail))
+        return out
+
+    def report(self, what):
+        """What a failed run says: its failed tasks first, then the tails of its output."""
+        return '%s failed (exit %s):\n%s\n--- stdout tail\n%s\n--- stderr tail\n%s' % (
+            what, self.returncode, '\n'.join(self.failures()) or '(no failed task in the JSON)',
+            self.stdout[-3000:], self.stderr[-3000:])
+
 
 def run_playbook(playbook, inventory=None, check=False, diff=False, verbosity=0, extra_vars=None, env=None,
                  args=(), callback='ansible.posix.json'):

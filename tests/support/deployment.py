@@ -60,7 +60,7 @@ class Deployment(object):
 
     def deploy(self, **kwargs):
         run = self.run(**kwargs)
-        assert run.ok, 'site.yml failed:\n%s\n%s' % (run.stdout[-6000:], run.stderr[-3000:])
+        assert run.ok, run.report('site.yml')
         return run
 
     @staticmethod
@@ -115,6 +115,9 @@ class Deployment(object):
         """Stop and remove every cluster of the inventory (those that exist), with what pg_dropcluster leaves in
         their configuration directory (the server role's pg_hba.conf backups)."""
         for host in self.hosts:
-            subprocess.run(['pg_dropcluster', '--stop', '15', self.cluster(host)], check=False,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            shutil.rmtree(self.config_dir(host), ignore_errors=True)
+            self.drop_cluster(host)
+
+    def drop_cluster(self, host):
+        subprocess.run(['pg_dropcluster', '--stop', '15', self.cluster(host)], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.config_dir(host), ignore_errors=True)
