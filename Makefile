@@ -22,8 +22,11 @@ EXTENSION_PG_VERSIONS_SUBSET ?= 13 14 16 18
 # replication and scale (a fourth shard previewed, then added) are covered in make test by the role tests on
 # this machine's clusters (tests/roles); rebalance by tests/roles/test_rebalance.py; ha (a primary's container stopped
 # under a writer) by tests/integration/test_ha_failover.py (Patroni and etcd on this machine).
-SCENARIOS ?= default
-ALL_SCENARIOS := $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml))
+# NAME@SUITE runs a scenario on another Debian release (scripts/molecule.sh): default on Debian 13 with its
+# PostgreSQL 17 in make test, and on Debian 11 with its 13 in make test-full (DEBIAN_SCENARIOS).
+SCENARIOS ?= default default@trixie
+DEBIAN_SCENARIOS := default@bullseye default@trixie
+ALL_SCENARIOS := $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml)) $(DEBIAN_SCENARIOS)
 
 # Older ansible-core releases for sanity and the unit suite (scripts/ansible-versions.sh); .venv's 2.19 is the newest.
 ANSIBLE_CORE_VERSIONS ?= 2.16

@@ -49,6 +49,16 @@ class Node:
         )
         return self.run(cmd, check=check)
 
+    def psql_each(self, statements: list[str], db: str = "postgres"):
+        """Run each statement in its own transaction (from psql's standard input: one -c string is one
+        transaction, where ROLLBACK PREPARED cannot run)."""
+        script = "".join(f"{s};\n" for s in statements)
+        cmd = (
+            f"printf %s {shlex.quote(script)} | runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 "
+            f"-p {self.port} -d {shlex.quote(db)}"
+        )
+        return self.run(cmd)
+
     def query(self, sql: str, db: str = "postgres") -> list[list[str]]:
         out = self.psql(sql, db).stdout.strip()
         return [line.split("|") for line in out.splitlines()] if out else []

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: deploy inventories/local (a coordinator and two shards as three PostgreSQL clusters on
-# this machine), insert sample rows through the coordinator, and show where they landed.
+# this machine), insert sample rows through the coordinator, show where they landed, and end with the psql
+# command an application connects with (its first pgdist_app_users entry, over TCP with TLS), run once here.
 # Run it again: the deploy reports changed=0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,3 +59,24 @@ echo "== a key lookup scans one shard only (partition pruning, the query runs on
 sql "$coordinator" -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM events WHERE id = 42"
 sql "$coordinator" -c "EXPLAIN (COSTS OFF) SELECT * FROM parent WHERE range = 150000"
 echo "== run 'make demo' again: the deploy above then reports changed=0"
+
+# The application's connection: the coordinator's address and port, the first application user, TLS checked
+# against the CA when the inventory gives one (verify-full), else encrypted without it (require).
+app_command=$(ansible-inventory -i "$inventory" --host coordinator1 2>/dev/null | python3 -c '
+import json, shlex, sys
+host = json.load(sys.stdin)
+user = host["pgdist_app_users"][0]
+ca = host.get("pgdist_ssl_ca_file") or ""
+tls = "sslmode=verify-full sslrootcert=%s" % ca if ca else "sslmode=require"
+conninfo = "host=%s port=%s dbname=%s user=%s %s" % (host["pgdist_address"], host["pgdist_port"],
+                                                      host["pgdist_database"], user["name"], tls)
+print("PGPASSWORD=%s psql %s" % (shlex.quote(user["password"]), shlex.quote(conninfo)))')
+check="SELECT current_user AS logged_in_as, ssl, version AS tls FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+echo
+echo "== an application logs in over TCP with TLS (pgdist_app_users, pgdist_app_networks):"
+if ! env -i PATH="$PATH" bash -c "$app_command -X -c \"$check\""; then
+    echo "the application's connection failed: $app_command" >&2
+    exit 1
+fi
+echo "Connect as the application with:"
+echo "    $app_command"

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Runs the molecule scenarios (all of them, or the ones named): `molecule test -s NAME` each,
 # on a Docker engine this script starts when none runs, with the base image built when missing.
+# NAME@SUITE runs scenario NAME on another Debian release (bullseye, trixie; bookworm without a suffix):
+# its containers come from that suite's image and deploy the PostgreSQL major the suite ships
+# (PGDIST_POSTGRESQL_VERSION, which the scenario's molecule.yml must read).
 # Containers and networks of a scenario are removed after it, pass or fail (also on Ctrl-C).
-# Exits non-zero when any scenario failed. Prints the time each scenario took.
+# Exits non-zero when any scenario failed. Prints the time each scenario took (and its image's build).
 #
-#   scripts/molecule.sh                 every scenario under molecule/
+#   scripts/molecule.sh                 every scenario under molecule/, on bookworm
 #   scripts/molecule.sh default scale   only these
+#   scripts/molecule.sh default@trixie  the default scenario on Debian 13 with its PostgreSQL 17
 #   PGDIST_MOLECULE_IMAGE=...           another base image (see scripts/molecule-image.sh)
 #   MOLECULE_OPTS="--debug"             extra options for `molecule`
 set -euo pipefail
@@ -18,7 +22,7 @@ fi
 command -v molecule >/dev/null || { echo "molecule.sh: molecule not found (make venv)" >&2; exit 1; }
 
 bash scripts/docker-up.sh
-bash scripts/molecule-image.sh
+user_image=${PGDIST_MOLECULE_IMAGE:-}
 
 # The collection under test is this checkout, found through a link (no galaxy install).
 link=build/collections/ansible_collections/pgdist/cluster
@@ -62,20 +66,37 @@ failed=()
 summary=()
 total_start=$(date +%s)
 for s in "${scenarios[@]}"; do
-  [ -f "molecule/$s/molecule.yml" ] || { echo "molecule.sh: no scenario '$s'" >&2; failed+=("$s"); continue; }
-  current=$s
-  echo "===== molecule test -s $s ====="
+  name=${s%%@*}
+  suite=bookworm
+  [[ $s != *@* ]] || suite=${s#*@}
+  if [ ! -f "molecule/$name/molecule.yml" ]; then
+    echo "molecule.sh: no scenario '$name'" >&2; failed+=("$s"); continue
+  fi
+  if [[ $s == *@* ]] && ! grep -q PGDIST_POSTGRESQL_VERSION "molecule/$name/molecule.yml"; then
+    echo "molecule.sh: scenario '$name' runs on bookworm only (its molecule.yml does not read PGDIST_POSTGRESQL_VERSION)" >&2
+    failed+=("$s"); continue
+  fi
+  start=$(date +%s)
+  if ! image=$(PGDIST_MOLECULE_IMAGE=$user_image bash scripts/molecule-image.sh "$suite"); then
+    echo "molecule.sh: no image for $suite" >&2; failed+=("$s"); continue
+  fi
+  built=$(($(date +%s) - start))
+  major=$(docker image inspect --format '{{ index .Config.Labels "pgdist.postgresql.major" }}' "$image")
+  export PGDIST_MOLECULE_IMAGE=$image
+  if [[ $major =~ ^[0-9]+$ ]]; then export PGDIST_POSTGRESQL_VERSION=$major; else unset PGDIST_POSTGRESQL_VERSION; fi
+  current=$name
+  echo "===== molecule test -s $name ($image, PostgreSQL ${PGDIST_POSTGRESQL_VERSION:-of the scenario}) ====="
   start=$(date +%s)
   # shellcheck disable=SC2086
-  if molecule ${MOLECULE_OPTS:-} test -s "$s"; then
+  if molecule ${MOLECULE_OPTS:-} test -s "$name"; then
     result=passed
   else
     result=FAILED
     failed+=("$s")
   fi
-  cleanup_scenario "$s"
+  cleanup_scenario "$name"
   current=""
-  summary+=("$(printf '%-14s %-7s %4ss' "$s" "$result" "$(($(date +%s) - start))")")
+  summary+=("$(printf '%-18s %-7s %4ss (image %ss)' "$s" "$result" "$(($(date +%s) - start))" "$built")")
 done
 
 echo "===== molecule summary ($(($(date +%s) - total_start))s) ====="

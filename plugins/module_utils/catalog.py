@@ -314,10 +314,16 @@ def children(conn, parent_oid):
 
 
 def columns(conn, oids):
-    """{oid: [dict(name, type, not_null, default)]} in column order, for many tables in one query."""
+    """{oid: [dict(name, type, not_null, default, default_sequence)]} in column order, for many tables in one
+    query; default_sequence is 'schema.name' of the sequence the default calls (nextval), else None."""
     rows = fetch_all(conn, """
         SELECT a.attrelid AS oid, a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
-               a.attnotnull AS not_null, pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default
+               a.attnotnull AS not_null, pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default,
+               (SELECT sn.nspname || '.' || s.relname FROM pg_catalog.pg_depend dep
+                  JOIN pg_catalog.pg_class s ON s.oid = dep.refobjid AND s.relkind = 'S'
+                  JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+                 WHERE dep.classid = 'pg_catalog.pg_attrdef'::regclass AND dep.objid = d.oid
+                   AND dep.refclassid = 'pg_catalog.pg_class'::regclass LIMIT 1) AS default_sequence
           FROM pg_catalog.pg_attribute a
           LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
          WHERE a.attrelid = ANY(%s::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
@@ -389,6 +395,35 @@ def table_privileges(conn, role, tables, privileges):
          WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm')""",
                      (list(privileges), role, role, [schema for schema, name in tables], [name for schema, name in tables]))
     return dict(((row.pop('schema'), row.pop('name')), row) for row in rows)
+
+
+def usage_of_tables(conn, role, tables):
+    """What role needs besides table privileges to use tables ((schema, name) pairs):
+    {'schemas': {schema: held USAGE}, 'sequences': {(schema, name): dict(held=USAGE, direct=granted to role
+    itself)}}, the sequences being those the tables' column defaults call (serial columns, nextval() defaults;
+    identity columns need no privilege on theirs)."""
+    schemas = sorted(set(schema for schema, name in tables))
+    held = fetch_all(conn, """
+        SELECT n.nspname AS schema, pg_catalog.has_schema_privilege(%s, n.oid, 'USAGE') AS held
+          FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY(%s::text[])""", (role, schemas))
+    sequences = fetch_all(conn, """
+        SELECT DISTINCT sn.nspname AS schema, s.relname AS name,
+               pg_catalog.has_sequence_privilege(%s, s.oid, 'USAGE') AS held,
+               EXISTS (SELECT 1 FROM pg_catalog.aclexplode(s.relacl) AS a
+                        WHERE a.privilege_type = 'USAGE'
+                          AND a.grantee = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = %s)) AS direct
+          FROM unnest(%s::text[], %s::text[]) AS w(schema, name)
+          JOIN pg_catalog.pg_namespace n ON n.nspname = w.schema
+          JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.name
+          JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid
+          JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+               AND dep.objid = d.oid AND dep.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+          JOIN pg_catalog.pg_class s ON s.oid = dep.refobjid AND s.relkind = 'S'
+          JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+         ORDER BY 1, 2""", (role, role, [schema for schema, name in tables], [name for schema, name in tables]))
+    return dict(schemas=dict((row['schema'], row['held']) for row in held),
+                sequences=dict(((row['schema'], row['name']), dict(held=row['held'], direct=row['direct']))
+                               for row in sequences))
 
 
 # -- partition moves --------------------------------------------------------------

@@ -7,6 +7,12 @@ Identifiers are always quoted with psycopg2.sql.Identifier, so quotes,
 semicolons, spaces, upper case and unicode are kept verbatim and cannot
 inject anything. What is refused: empty names, NUL bytes and names over
 63 bytes, which PostgreSQL would silently truncate (NAMEDATALEN - 1).
+
+SQL expressions (publication row filters, CHECK constraints, partial index
+predicates, column default expressions) are the one kind of user text that
+reaches SQL unquoted: check_expression() refuses what could leave the
+expression or hide a second statement, and each caller then has the server
+parse it (and print it back) before it is compared or run.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 MAX_IDENTIFIER_BYTES = 63
+FORBIDDEN_IN_EXPRESSION = (';', '--', '/*', '*/', '\\', '$')
 
 
 class InvalidInput(ValueError):
@@ -47,3 +54,28 @@ def split_qualified(value, field, default_schema='public'):
     else:
         schema, name = default_schema, value
     return check_identifier(schema, field + ' (schema)'), check_identifier(name, field)
+
+
+def check_expression(text, field, kind='expressions'):
+    """Refuse an SQL expression that could leave its parentheses or hide a second statement: no ;, comments,
+    backslashes or $ (dollar quoting), balanced parentheses outside quotes."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput('%s must be a non-empty SQL expression' % field)
+    for token in FORBIDDEN_IN_EXPRESSION:
+        if token in text:
+            raise InvalidInput('%s must not contain %r (%s are plain expressions)' % (field, token, kind))
+    depth, quote = 0, None
+    for char in text:
+        if quote:
+            quote = None if char == quote else quote
+        elif char in '\'"':
+            quote = char
+        elif char == '(':
+            depth += 1
+        elif char == ')':
+            depth -= 1
+            if depth < 0:
+                break
+    if quote or depth:
+        raise InvalidInput('%s has unbalanced quotes or parentheses' % field)
+    return text

@@ -31,12 +31,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pgdist.cluster.plugins.module_utils import backup, ha, rebalance, transactions
+from ansible_collections.pgdist.cluster.plugins.module_utils import app_users, backup, ha, rebalance, transactions
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
 from ansible_collections.pgdist.cluster.plugins.module_utils.topology import (
-    coordinator_tables, fdw_hba_rules, flag, peer, peer_ssl_options, pins_from_tables, place_partitions,
-    published_tables, qualified_name, reference_table_spec, replication_hba_rules, replication_links,
-    require_ssl, shard_tables)
+    check_foreign_keys, coordinator_tables, fdw_hba_rules, flag, peer, peer_ssl_options, pins_from_tables,
+    place_partitions, published_tables, qualified_name, reference_table_spec, referenced_tables,
+    replication_hba_rules, replication_links, require_ssl, shard_tables)
 
 # Every setting a role may write (the conf.d include of the server role, the synchronous include of the
 # replication role). cluster_info reports these by default, with OBSERVED_SETTINGS for context.
@@ -306,7 +306,12 @@ def _replication_part(inventory, host, node, placed, reference_names):
     subscribed = [link for link in inventory.links if link['subscriber'] == shard]
     publications = []
     for kind, name in sorted(set((link['kind'], link['publication']) for link in published)):
-        tables = published_tables(shard_tables(placed, shard)) if kind == 'shard' else reference_names
+        if kind == 'shard':
+            tables = published_tables(shard_tables(placed, shard))
+        elif kind == 'reference':
+            tables = reference_names
+        else:
+            tables = sorted(set(qualified_name(spec['name']) for spec in _copied_tables(published, name)))
         publications.append(dict(name=name, tables=tables))
     grants = []
     if publications:
@@ -340,20 +345,34 @@ def _replication_part(inventory, host, node, placed, reference_names):
 
 
 def _tables(inventory, host, node, placed, reference_specs):
-    """partitioned_table arguments of every table host holds, in the order they are applied."""
+    """partitioned_table arguments of every table host holds, in the order they are applied: the reference
+    tables first (marked reference), whose copies the foreign keys of the others reference."""
     tables = []
+    if any(link['kind'] == 'reference' and inventory.shard_of(host) in (link['publisher'], link['subscriber'])
+           for link in inventory.links):
+        tables += [dict(spec, reference=True) for spec in reference_specs]
     if 'coordinator' in node['roles']:
         # ANALYZE after bulk loads: autovacuum never analyzes foreign partitions.
         analyze = flag(inventory.variables['analyze_tables'], 'pgdist_analyze_tables')
         tables += [dict(spec, analyze=True) if analyze else spec for spec in coordinator_tables(placed)]
     if 'shard' in node['roles']:
         tables += [dict(spec, as_fdw_user=True) for spec in shard_tables(placed, inventory.shard_of(host))]
-    if 'replica' in node['roles']:
+    if 'replica' in node['roles'] and inventory.facts[host]['replica_of']:
         tables += shard_tables(placed, inventory.facts[host]['replica_of'])
-    if any(link['kind'] == 'reference' and inventory.shard_of(host) in (link['publisher'], link['subscriber'])
-           for link in inventory.links):
-        tables += reference_specs
+    # The tables of pgdist_subscriptions, on their publisher and on their subscriber, each once.
+    ends = [link for link in inventory.links if inventory.shard_of(host) in (link['publisher'], link['subscriber'])]
+    named = set(qualified_name(spec['name']) for spec in tables)
+    for spec in _copied_tables(ends):
+        if qualified_name(spec['name']) not in named:
+            named.add(qualified_name(spec['name']))
+            tables.append(spec)
     return tables
+
+
+def _copied_tables(links, publication=None):
+    """The table specs of the kind table links (of one publication), in order."""
+    return [spec for link in links if link['kind'] == 'table' and publication in (None, link['publication'])
+            for spec in link['tables']]
 
 
 def host_plan(inventory, host, placed, reference_specs, check_mode):
@@ -378,6 +397,9 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
     if members:
         generated += ha.ha_hba_rules([inventory.peers[member] for member in members], variables['ha_replication_user'])
     generated += rebalance.move_hba_rules(inventory.moves, host, inventory.database, variables['replication_user'])
+    is_coordinator = 'coordinator' in roles
+    apps = inventory.apps if is_coordinator else dict(logins=[], grants=[], hba_rules=[])
+    generated += apps['hba_rules']
     node['hba_rules'] = [dict(type='local', database='all', user=cluster['postgres_user'], method='peer',
                               comment='administration by the postgres system user')] + \
         require_ssl(generated, node['tls']['enabled'])
@@ -388,15 +410,19 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
     node['database'] = dict(name=inventory.database, owner=variables['fdw_user'] if 'shard' in roles else None)
     node['fdw_login'] = 'shard' in roles
     shards = [inventory.peers[shard] for shard in inventory.shards]
-    is_coordinator = 'coordinator' in roles
     # The coordinator extension: the server role builds it (PGXS) before the settings that preload it, the
     # coordinator role creates it in the database.
     node['coordinator_extension'] = is_coordinator and transactions.extension_settings(variables) is not None
     node['foreign_servers'] = [dict(name=shard['server'], options=_server_options(inventory, shard, node))
                                for shard in shards] if is_coordinator else []
+    # Application users are mapped to the fdw user like pgdist_fdw_mapped_users (app_users.py says why).
     node['user_mappings'] = [dict(server=shard['server'], user=user) for shard in shards
-                             for user in variables['fdw_mapped_users']] if is_coordinator else []
+                             for user in list(variables['fdw_mapped_users']) + [login['name'] for login in apps['logins']]
+                             ] if is_coordinator else []
+    node['app_users'], node['app_grants'] = apps['logins'], apps['grants']
     node['tables'] = _tables(inventory, host, node, placed, reference_specs)
+    # The fdw user creates the shard tables, so it needs REFERENCES on the reference tables their keys use.
+    node['references'] = referenced_tables([t for t in node['tables'] if t.get('as_fdw_user')])
     node['existing_partitions'] = _existing_partitions(inventory, inventory.shard_of(host)) if 'shard' in roles else []
     reference_names = [qualified_name(spec['name']) for spec in reference_specs]
     node.update(_replication_part(inventory, host, node, placed, reference_names))
@@ -463,9 +489,11 @@ def build_plan(groups, facts, variables, reads, check_mode=False):
     servers = dict((host, inventory.peers[host]['server']) for host in inventory.shards)
     placed = place_partitions(variables['tables'] or [], inventory.shards, pinned=pins, servers=servers)
     reference_specs = [reference_table_spec(table, index) for index, table in enumerate(variables['reference_tables'] or [])]
+    check_foreign_keys(placed, [qualified_name(spec['name']) for spec in reference_specs])
     groups_view = dict(names=inventory.names, coordinators=inventory.coordinators, shards=inventory.shards,
                        replicas=inventory.replicas)
     inventory.links = replication_links(groups_view, facts, reference_specs)
+    inventory.apps = app_users.app_users(variables, placed, reference_specs)
     refusals = []
     if flag(variables.get('rebalance') or False, 'pgdist_rebalance'):
         inventory.moves, refusals = rebalance.planned_moves(variables['tables'] or [], placed, inventory.shards,

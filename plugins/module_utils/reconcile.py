@@ -352,16 +352,18 @@ def user_mapping(request):
 
 # -- table privileges -----------------------------------------------------------
 
-TABLE_PRIVILEGES = ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER')
+# Privileges that write through the tables: the sequences their column defaults call are needed for these.
+SEQUENCE_PRIVILEGES = ('INSERT', 'UPDATE')
 
 
 def table_privileges(request):
-    """GRANT what role lacks on each table (state present), REVOKE what was granted to it (absent)."""
+    """GRANT what role lacks on each table (state present), REVOKE what was granted to it (absent); with
+    with_usage, also what makes them usable (schema USAGE; sequence USAGE for writers)."""
     params, plan, conn = request.params, request.plan, request.conn
     role = check_identifier(params['role'], 'role')
     privileges = params['privileges']
     if not privileges:
-        raise InvalidInput('privileges: give at least one of %s' % ', '.join(TABLE_PRIVILEGES))
+        raise InvalidInput('privileges: give at least one of %s' % ', '.join(sqlbuild.TABLE_PRIVILEGES))
     tables = []
     for index, name in enumerate(params['tables']):
         table = split_qualified(name, 'tables[%d]' % index)
@@ -389,4 +391,35 @@ def table_privileges(request):
             if granted:
                 plan.add(sqlbuild.grant_on_table(granted, schema, name, role, revoke=True))
             after[label] = sorted(set(held['effective']) - set(granted))
-    return dict(before=dict(role=role, tables=before), after=dict(role=role, tables=after))
+    result = dict(before=dict(role=role, tables=before), after=dict(role=role, tables=after))
+    if params.get('with_usage'):
+        _usage(request, role, tables, role_found, result)
+    return result
+
+
+def _usage(request, role, tables, role_found, result):
+    """with_usage: USAGE on the tables' schemas (granted, never revoked: other objects live there), and for
+    INSERT or UPDATE on the sequences their column defaults call (granted with them, revoked with them)."""
+    current = catalog.usage_of_tables(request.conn, role, tables) if role_found \
+        else dict(schemas={}, sequences={})
+    writes = set(request.params['privileges']) & set(SEQUENCE_PRIVILEGES)
+    before, after = result['before'], result['after']
+    before['schemas'] = sorted(schema for schema, held in current['schemas'].items() if held)
+    after['schemas'] = list(before['schemas'])
+    if request.present:
+        for schema in sorted(set(schema for schema, name in tables)):
+            if not current['schemas'].get(schema):
+                request.plan.add(sqlbuild.grant_schema_usage(schema, role))
+                after['schemas'] = sorted(set(after['schemas']) | {schema})
+    before['sequences'] = sorted('%s.%s' % key for key, held in current['sequences'].items() if held['held'])
+    after['sequences'] = list(before['sequences'])
+    if not writes:
+        return
+    for (schema, name), held in sorted(current['sequences'].items()):
+        label = '%s.%s' % (schema, name)
+        if request.present and not held['held']:
+            request.plan.add(sqlbuild.grant_on_table(['USAGE'], schema, name, role, kind='SEQUENCE'))
+            after['sequences'] = sorted(set(after['sequences']) | {label})
+        elif not request.present and held['direct']:
+            request.plan.add(sqlbuild.grant_on_table(['USAGE'], schema, name, role, revoke=True, kind='SEQUENCE'))
+            after['sequences'] = sorted(set(after['sequences']) - {label})

@@ -27,7 +27,7 @@ import uuid
 from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild, versions
 from ansible_collections.pgdist.cluster.plugins.module_utils.connection import pg_message, savepoint, scrub
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import (
-    InvalidInput, check_identifier, split_qualified)
+    InvalidInput, check_expression, check_identifier, split_qualified)
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import REDACTED, Refusal
 
 try:
@@ -38,33 +38,13 @@ except ImportError:  # pragma: no cover - reported by the runner
 
 PUBLISH_ACTIONS = ('insert', 'update', 'delete', 'truncate')
 TABLE_KINDS = ('r', 'p')
-FORBIDDEN_IN_FILTER = (';', '--', '/*', '*/', '\\', '$')
 
 
 # -- publication ---------------------------------------------------------------
 
 def check_row_filter(where, field):
     """Refuse a row filter that could leave its WHERE (...) or hide a second statement."""
-    if not isinstance(where, str) or not where.strip():
-        raise InvalidInput('%s must be a non-empty SQL expression' % field)
-    for token in FORBIDDEN_IN_FILTER:
-        if token in where:
-            raise InvalidInput('%s must not contain %r (row filters are plain expressions)' % (field, token))
-    depth, quote = 0, None
-    for char in where:
-        if quote:
-            quote = None if char == quote else quote
-        elif char in '\'"':
-            quote = char
-        elif char == '(':
-            depth += 1
-        elif char == ')':
-            depth -= 1
-            if depth < 0:
-                break
-    if quote or depth:
-        raise InvalidInput('%s has unbalanced quotes or parentheses' % field)
-    return where
+    return check_expression(where, field, 'row filters')
 
 
 def server_row_filter(conn, schema, table, where, field):

@@ -17,6 +17,8 @@ except ImportError:  # pragma: no cover - reported by the runner
 
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import create_options_clause, options_clause
 
+# Privileges on tables and views as PostgreSQL spells them (pgdist.cluster.table_privileges).
+TABLE_PRIVILEGES = ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER')
 # Role attributes as PostgreSQL spells them, with the pg_authid column each sets.
 ROLE_ATTRIBUTES = {
     'SUPERUSER': ('rolsuper', True), 'NOSUPERUSER': ('rolsuper', False),
@@ -216,11 +218,16 @@ def replica_identity_full(schema, table):
     return sql.SQL('ALTER TABLE {} REPLICA IDENTITY FULL').format(sql.Identifier(schema, table))
 
 
-def grant_on_table(privileges, schema, table, role, revoke=False):
-    """GRANT|REVOKE privileges ON TABLE schema.table TO|FROM role; privileges are keywords from our own list."""
-    return sql.SQL(('REVOKE {} ON TABLE {} FROM {}' if revoke else 'GRANT {} ON TABLE {} TO {}')).format(
+def grant_on_table(privileges, schema, table, role, revoke=False, kind='TABLE'):
+    """GRANT|REVOKE privileges ON TABLE|SEQUENCE schema.table TO|FROM role; privileges are keywords from our own
+    list (TABLE_PRIVILEGES, or USAGE on a sequence)."""
+    return sql.SQL(('REVOKE {} ON ' + kind + ' {} FROM {}' if revoke else 'GRANT {} ON ' + kind + ' {} TO {}')).format(
         sql.SQL(', ').join(sql.SQL(privilege) for privilege in privileges), sql.Identifier(schema, table),
         sql.Identifier(role))
+
+
+def grant_schema_usage(schema, role):
+    return sql.SQL('GRANT USAGE ON SCHEMA {} TO {}').format(sql.Identifier(schema), sql.Identifier(role))
 
 
 def create_subscription(name, conninfo, publications, options=None):
@@ -325,8 +332,14 @@ def drop_column(table, name):
     return sql.SQL('ALTER TABLE {} DROP COLUMN {}').format(table, sql.Identifier(name))
 
 
-def add_constraint(table, constraint):
-    return sql.SQL('ALTER TABLE {} ADD {}').format(table, constraint)
+def add_constraint(table, constraint, not_valid=False):
+    """ALTER TABLE t ADD <constraint> [NOT VALID]: NOT VALID checks new rows only, VALIDATE CONSTRAINT the others
+    later without blocking writes."""
+    return sql.SQL('ALTER TABLE {} ADD {}' + (' NOT VALID' if not_valid else '')).format(table, constraint)
+
+
+def validate_constraint(table, name):
+    return sql.SQL('ALTER TABLE {} VALIDATE CONSTRAINT {}').format(table, sql.Identifier(name))
 
 
 def drop_constraint(table, name):
@@ -336,6 +349,72 @@ def drop_constraint(table, name):
 def add_primary_key(table, columns):
     return sql.SQL('ALTER TABLE {} ADD PRIMARY KEY ({})').format(
         table, sql.SQL(', ').join(map(sql.Identifier, columns)))
+
+
+# -- an application's schema (partitioning/objects.py, partitioning/schema.py) --------------
+# CHECK expressions, index predicates and default expressions are the user's SQL text, checked by
+# identifiers.check_expression and parsed by the server before they get here; the access method is one of
+# argspec.INDEX_METHODS.
+
+def expression(text):
+    """A checked SQL expression, in parentheses."""
+    return sql.SQL('({})').format(sql.SQL(text))
+
+
+def expression_check(name, text):
+    """CONSTRAINT name CHECK (text), text a checked expression."""
+    return check_constraint(name, sql.SQL(text))
+
+
+def foreign_key_constraint(name, columns, referenced, ref_columns):
+    return sql.SQL('CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})').format(
+        sql.Identifier(name), sql.SQL(', ').join(map(sql.Identifier, columns)), referenced,
+        sql.SQL(', ').join(map(sql.Identifier, ref_columns)))
+
+
+def create_index(name, table, columns, unique=False, method='btree', where=None, concurrently=False):
+    """CREATE [UNIQUE] INDEX [CONCURRENTLY] name ON table USING method (columns) [WHERE (where)]."""
+    query = sql.SQL('CREATE ' + ('UNIQUE ' if unique else '') + 'INDEX ' + ('CONCURRENTLY ' if concurrently else '') +
+                    '{} ON {} USING {} ({})').format(sql.Identifier(name), table, sql.Identifier(method),
+                                                     sql.SQL(', ').join(map(sql.Identifier, columns)))
+    if where is not None:
+        query += sql.SQL(' WHERE {}').format(expression(where))
+    return query
+
+
+def drop_index(index, concurrently=False):
+    return sql.SQL('DROP INDEX ' + ('CONCURRENTLY ' if concurrently else '') + '{}').format(index)
+
+
+def comment_on_index(index, text):
+    return sql.SQL('COMMENT ON INDEX {} IS {}').format(index, sql.Literal(text))
+
+
+def comment_on_constraint(name, table, text):
+    return sql.SQL('COMMENT ON CONSTRAINT {} ON {} IS {}').format(sql.Identifier(name), table, sql.Literal(text))
+
+
+def set_default_expression(table, column, text):
+    return sql.SQL('ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {}').format(
+        table, sql.Identifier(column), expression(text))
+
+
+def create_sequence(sequence, type_sql, table, column):
+    """A sequence of the column's integer type, owned by the column (dropped with its table)."""
+    return sql.SQL('CREATE SEQUENCE {} AS {} OWNED BY {}').format(
+        sequence, canonical_type(type_sql), sql.Identifier(*(tuple(table.strings) + (column,))))
+
+
+def set_default_nextval(table, column, sequence_text):
+    """DEFAULT nextval('<sequence>'::regclass); sequence_text is the quoted name as SQL text."""
+    return sql.SQL('ALTER TABLE {} ALTER COLUMN {} SET DEFAULT pg_catalog.nextval({}::regclass)').format(
+        table, sql.Identifier(column), sql.Literal(sequence_text))
+
+
+def start_sequence_after(sequence_text, table, column):
+    """Start the sequence after the largest value the column holds, so it never hands out an id in use."""
+    return sql.SQL('SELECT pg_catalog.setval({}::regclass, COALESCE((SELECT max({}) FROM {}), 0) + 1, false)').format(
+        sql.Literal(sequence_text), sql.Identifier(column), table)
 
 
 # -- savepoints (connection.savepoint) --------------------------------------------

@@ -27,13 +27,17 @@ import re
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput, split_qualified
+from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import (
+    InvalidInput, check_identifier, split_qualified)
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.argspec import (
+    PLACEMENT_OPTIONS, check_layout, check_table_entry)
 
 # Keys of a pgdist_tables entry that only drive placement; the module never sees them.
-TOPOLOGY_KEYS = ('partition_count', 'shards', 'partition_options')
+TOPOLOGY_KEYS = tuple(sorted(PLACEMENT_OPTIONS))
 # Table keys that only make sense on the coordinator's parent.
-COORDINATOR_ONLY_KEYS = ('prune_partitions', 'key_update')
+COORDINATOR_ONLY_KEYS = ('prune_partitions', 'key_update', 'route_trigger')
 REFERENCE_KEYS = ('name', 'columns', 'primary_key', 'state')
+SUBSCRIPTION_KEYS = ('name', 'publisher', 'publication', 'tables', 'synchronous')
 NOT_SLOT_CHARACTERS = re.compile(r'[^a-z0-9_]')
 DEFAULT_PORT = 5432
 
@@ -169,6 +173,7 @@ def place_partitions(tables, shards, pinned=None, servers=None):
         label = _table_label(table, index)
         if not isinstance(table, dict) or not table.get('name'):
             raise InvalidInput('%s: every table needs a name' % label)
+        check_table_entry(table, label)
         name = qualified_name(table['name'], label + ': name')
         if name in seen:
             raise InvalidInput('%s: the table is listed twice' % label)
@@ -192,6 +197,9 @@ def place_partitions(tables, shards, pinned=None, servers=None):
                                    % (label, partition['name']))
             partition['server'] = servers.get(shard, shard)
         result['partitions'] = partitions
+        check_layout(coordinator_tables([result])[0], label)
+        if any(partition.get('shard') for partition in partitions):
+            check_layout(_shard_spec(result, [_shard_partition(p) for p in partitions]), label + ' (on its shards)')
         placed.append(result)
     return placed
 
@@ -223,20 +231,26 @@ def coordinator_tables(placed):
     return out
 
 
+def _shard_partition(partition):
+    return dict((k, v) for k, v in partition.items() if k not in ('shard', 'server', 'options'))
+
+
+def _shard_spec(table, partitions):
+    spec = dict((key, value) for key, value in table.items() if key not in COORDINATOR_ONLY_KEYS)
+    spec.update(side='shard', partitions=partitions)
+    return spec
+
+
 def shard_tables(placed, host):
     """partitioned_table arguments (side: shard) of the real tables behind host's partitions."""
     out = []
     for table in placed:
-        mine = [dict((k, v) for k, v in p.items() if k not in ('shard', 'server', 'options'))
-                for p in table['partitions'] if p.get('shard') == host]
+        mine = [_shard_partition(p) for p in table['partitions'] if p.get('shard') == host]
         if any(p.get('default') for p in mine):
             # a default partition's CHECK excludes every sibling's bounds, wherever they are
-            mine += [dict(dict((k, v) for k, v in p.items() if k not in ('shard', 'server', 'options')), elsewhere=True)
-                     for p in table['partitions'] if p.get('shard') != host]
+            mine += [dict(_shard_partition(p), elsewhere=True) for p in table['partitions'] if p.get('shard') != host]
         if mine:
-            spec = dict((key, value) for key, value in table.items() if key not in COORDINATOR_ONLY_KEYS)
-            spec.update(side='shard', partitions=mine)
-            out.append(spec)
+            out.append(_shard_spec(table, mine))
     return out
 
 
@@ -260,13 +274,38 @@ def published_tables(specs):
     return out
 
 
-def reference_table_spec(table, index):
-    """partitioned_table arguments of one plain table for an entry of pgdist_reference_tables.
+def referenced_tables(specs):
+    """Qualified names of the tables the foreign keys of partitioned_table arguments reference."""
+    out = set()
+    for table in specs:
+        schema = split_qualified(table['name'], 'name')[0]
+        for key in table.get('foreign_keys') or []:
+            out.add(qualified_name(key['references']['table'], 'foreign_keys', schema))
+    return sorted(out)
+
+
+def check_foreign_keys(placed, reference_names):
+    """A foreign key of a table with partitions on shards is enforced on each shard, against the shard's own
+    copy of what it references: only a reference table (pgdist_reference_tables) has one everywhere."""
+    for index, table in enumerate(placed):
+        if not any(partition.get('shard') for partition in table['partitions']):
+            continue
+        for name in referenced_tables([table]):
+            if name not in reference_names:
+                raise InvalidInput('%s: foreign_keys: %s is not in pgdist_reference_tables (%s); a foreign key of a '
+                                   'table with partitions on shards is checked on each shard against its own copy '
+                                   'of a reference table, and a shard holds no other'
+                                   % (_table_label(table, index), name, ', '.join(reference_names) or 'none'))
+
+
+def reference_table_spec(table, index, label=None):
+    """partitioned_table arguments of one plain table for an entry of pgdist_reference_tables (or the tables of
+    a pgdist_subscriptions entry, label naming it).
 
     side: shard with one default partition named like the table gives exactly
     one plain table of that name, on the coordinator and every copy alike.
     """
-    label = 'pgdist_reference_tables[%d]' % index
+    label = label or 'pgdist_reference_tables[%d]' % index
     if not isinstance(table, dict) or not table.get('name') or not table.get('columns'):
         raise InvalidInput('%s: every table needs a name and columns, got %r' % (label, table))
     unknown = sorted(set(table) - set(REFERENCE_KEYS))
@@ -293,12 +332,15 @@ def replication_links(groups, facts, reference_tables):
     (publication pgdist_shard_<shard>, subscription pgdist_replica_<replica>).
     kind reference: with reference tables the coordinator publishes
     pgdist_reference and every shard and replica subscribes as
-    pgdist_reference_<host>. The application name is the subscription name.
+    pgdist_reference_<host>. kind table: the entries of pgdist_subscriptions (table_links). The
+    application name is the subscription name.
     """
     shards, replicas = groups['shards'], groups['replicas']
     links = []
     for replica in sorted(replicas):
         source = facts[replica].get('replica_of')
+        if not source and facts[replica].get('subscriptions'):
+            continue  # a replica of the tables its pgdist_subscriptions name only
         if not source:
             raise InvalidInput('%s is in the %s group but has no pgdist_replica_of (the shard it copies)'
                                % (replica, groups['names']['replicas']))
@@ -319,7 +361,63 @@ def replication_links(groups, facts, reference_tables):
             links.append(dict(kind='reference', publisher=groups['coordinators'][0], subscriber=host,
                               publication='pgdist_reference', subscription=subscription,
                               application_name=subscription, synchronous=False))
+    links += table_links(groups, facts)
     return links
+
+
+def table_links(groups, facts):
+    """The subscriptions of pgdist_subscriptions (kind table): on a subscriber, each entry copies plain tables
+    of another host of the plan by logical replication, under the names given (the subscription, its slot and
+    application_name, and the publication on the publisher), synchronously when asked. The tables
+    ({name, columns, primary_key} as in pgdist_reference_tables) are created on both hosts."""
+    hosts = sorted(set(groups['coordinators'] + groups['shards'] + groups['replicas']))
+    links, publications = [], {}
+    for host in hosts:
+        entries = facts[host].get('subscriptions') or []
+        if not isinstance(entries, list):
+            raise InvalidInput('%s: pgdist_subscriptions must be a list, got %s' % (host, type(entries).__name__))
+        for index, entry in enumerate(entries):
+            links.append(_table_link(host, index, entry, hosts))
+    seen = set()
+    for link in links:
+        label = '%s: pgdist_subscriptions (%s)' % (link['subscriber'], link['subscription'])
+        if (link['subscriber'], link['subscription']) in seen:
+            raise InvalidInput('%s: the subscription is listed twice' % label)
+        seen.add((link['subscriber'], link['subscription']))
+        tables = sorted(qualified_name(spec['name']) for spec in link['tables'])
+        other = publications.setdefault((link['publisher'], link['publication']), tables)
+        if other != tables:
+            raise InvalidInput('%s: publication %s on %s is given with tables %s here and %s elsewhere; every '
+                               'subscriber of one publication lists the same tables'
+                               % (label, link['publication'], link['publisher'], ', '.join(tables), ', '.join(other)))
+    return links
+
+
+def _table_link(host, index, entry, hosts):
+    label = '%s: pgdist_subscriptions[%d]' % (host, index)
+    if not isinstance(entry, dict):
+        raise InvalidInput('%s must be a dict with keys %s' % (label, ', '.join(SUBSCRIPTION_KEYS)))
+    unknown = sorted(set(entry) - set(SUBSCRIPTION_KEYS))
+    if unknown:
+        raise InvalidInput('%s: unknown key(s) %s; known: %s' % (label, ', '.join(unknown), ', '.join(SUBSCRIPTION_KEYS)))
+    for key in ('name', 'publisher', 'publication'):
+        if not entry.get(key) or not isinstance(entry[key], str):
+            raise InvalidInput('%s: %s is required (a name)' % (label, key))
+    name, publisher = entry['name'], entry['publisher']
+    if replication_name('', name) != name:
+        raise InvalidInput('%s: name %r is also the slot name: lower case letters, digits and _ only' % (label, name))
+    if publisher not in hosts or publisher == host:
+        raise InvalidInput('%s (%s): publisher %r is not another host of the plan (%s)'
+                           % (label, name, publisher, ', '.join(h for h in hosts if h != host)))
+    check_identifier(entry['publication'], label + ': publication')
+    tables = entry.get('tables')
+    if not isinstance(tables, list) or not tables:
+        raise InvalidInput('%s (%s): tables must list the tables to copy ({name, columns, primary_key})' % (label, name))
+    specs = [reference_table_spec(table, position, '%s (%s): tables[%d]' % (label, name, position))
+             for position, table in enumerate(tables)]
+    return dict(kind='table', publisher=publisher, subscriber=host, publication=entry['publication'], subscription=name,
+                application_name=name, tables=specs,
+                synchronous=flag(entry.get('synchronous', False), '%s (%s): synchronous' % (label, name)))
 
 
 def synchronous_standby_names(names, count=1):

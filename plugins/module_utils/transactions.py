@@ -33,6 +33,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
 from ansible_collections.pgdist.cluster.plugins.module_utils.topology import flag
+from ansible_collections.pgdist.cluster.plugins.module_utils.versions import POSTGRES_FDW_OPTIONS
 
 LIBRARY = 'pgdist'
 # The majors the extension suite (tests/extension) passed on, as extension/pgdist/fdw_contract.h lists them
@@ -133,12 +134,23 @@ def node_settings(variables, host, roles, major, database):
     return settings
 
 
+# postgres_fdw options of every foreign server, tuned (measured by `make bench`, see README): its default batch_size
+# of 1 makes inserts through the coordinator one round trip per row; fetch_size 10000 (default 100) cuts round
+# trips on scans; async_capable lets an Append over several shards wait on all of them at once. use_remote_estimate
+# stays off: it costs a remote EXPLAIN per foreign partition at every planning; ANALYZE the distributed tables
+# after loading instead.
+TUNED_SERVER_OPTIONS = dict(batch_size='1000', fetch_size='10000', async_capable='true')
+
+
 def foreign_server_options(variables, coordinator_major):
-    """libpq and postgres_fdw options of every foreign server: keepalives, parallel commit and abort where the
-    coordinator's postgres_fdw has them (15, 16)."""
+    """libpq and postgres_fdw options of every foreign server, each where the coordinator's postgres_fdw has it:
+    keepalives, TUNED_SERVER_OPTIONS (batch_size and async_capable 14+), parallel commit and abort (15, 16)."""
     alive = keepalives(variables)
     options = dict(keepalives='1', keepalives_idle=str(alive['idle']), keepalives_interval=str(alive['interval']),
                    keepalives_count=str(alive['count']))
+    first = POSTGRES_FDW_OPTIONS['pg_catalog.pg_foreign_server']
+    options.update((name, value) for name, value in TUNED_SERVER_OPTIONS.items()
+                   if first.get(name, 0) <= coordinator_major)
     if coordinator_major >= 15:
         options['parallel_commit'] = 'true'
     if coordinator_major >= 16:

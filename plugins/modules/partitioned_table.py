@@ -43,6 +43,12 @@ description:
     applied only when the table holds no rows, and refused otherwise with a message naming the table."
   - A new column reaches local partitions and foreign partitions on the coordinator; the shard tables get it when
     this module runs with O(side=shard) and the same O(columns), which is what the roles do for every shard.
+  - "Secondary indexes (O(indexes)), C(CHECK) constraints (O(checks)), foreign keys (O(foreign_keys)), expression
+    defaults (O(columns[].default_expression)) and sequence-numbered ids (O(columns[].sequence)) make an
+    application's schema: the shard tables get the indexes and constraints, the coordinator computes the defaults
+    and ids; what PostgreSQL allows over foreign partitions goes on the coordinator's parent too. Changes on a
+    table that holds rows let writes through (C(CREATE INDEX CONCURRENTLY), C(NOT VALID) then
+    C(VALIDATE CONSTRAINT), run after the rest of the task has committed)."
   - Column types are checked as type names (letters, digits, C(_), spaces, modifiers such as C((10,2)) and C([]))
     and then parsed by the server (C(to_regtype), the type's modifier function and C(format_type)); the server's
     canonical spelling is what reaches the SQL and what is compared with the catalog.
@@ -54,8 +60,8 @@ options:
   side:
     description:
       - C(coordinator) manages the parent and its partitions, C(shard) the real tables behind them, C(plain) one table
-        without partitions (O(partition_by), O(partitions), O(route_via), O(prune_partitions) and O(key_update) are
-        refused with it).
+        without partitions (O(partition_by), O(partitions), O(route_via), O(route_trigger), O(prune_partitions) and
+        O(key_update) are refused with it).
     type: str
     choices: [coordinator, shard, plain]
     default: coordinator
@@ -84,8 +90,29 @@ options:
         type: bool
         default: true
       default:
-        description: Default value, a literal value (not an SQL expression).
+        description: Default value, a literal value (not an SQL expression). At most one of O(columns[].default),
+          O(columns[].default_expression) and O(columns[].sequence).
         type: raw
+      default_expression:
+        description:
+          - A default computed by an SQL expression, such as V(now()). Set on the coordinator's parent (and with
+            O(side=plain)) only, where an C(INSERT) through the coordinator evaluates it before the row reaches its
+            shard; the shard tables get no default for the column, so every shard sees the coordinator's values.
+          - Checked as an expression (no C(;), comments, backslashes or C($); balanced parentheses and quotes),
+            then parsed by the server and compared as it prints it back (C(pg_get_expr)).
+        type: str
+      sequence:
+        description:
+          - Number the column (C(smallint), C(integer) or C(bigint)) from the sequence C(<table>_<column>_seq) in
+            the table's schema, created on the coordinator (and with O(side=plain)), owned by the column (dropped
+            with the table), as the column's default C(nextval()). One sequence for the whole table, so ids are unique
+            across the shards, whose tables have no default for the column. A sequence added to a table that
+            exists starts after the largest value the column holds.
+          - A sequence rather than an identity column because it works the same on every major from 13 to 18 over
+            foreign partitions, can be added to an existing column with rows, and lets an application give ids
+            itself (sysbench does), as C(serial) does.
+        type: bool
+        default: false
   primary_key:
     description:
       - Columns of the primary key; must include the partition key.
@@ -185,6 +212,121 @@ options:
         description: Column of the looked-up table that O(route_via.column) matches.
         type: str
         required: true
+  indexes:
+    description:
+      - Secondary indexes. On a shard table each is named C(<shard table>_<name>) (index names are per schema and a
+        shard may hold several partitions of a table), on the coordinator's declarative parent and with
+        O(side=plain) C(<name>). The coordinator's parent gets the non-unique ones (PostgreSQL builds them on its
+        local partitions and skips the foreign ones) and the unique ones only while every partition is local
+        (PostgreSQL refuses a unique index over foreign partitions); an inheritance parent gets none.
+      - On a table that exists and holds rows, a new or changed index is built with C(CREATE INDEX CONCURRENTLY)
+        (and an old one dropped with C(DROP INDEX CONCURRENTLY)) after the rest of the task has committed, so
+        writes go on; an index left invalid by a failed build is rebuilt by the next run. The parent on the
+        coordinator is indexed in the task's transaction (PostgreSQL builds no partitioned index concurrently).
+      - Compared with the catalog by columns, uniqueness, method and predicate; an index the module made carries
+        the comment C(managed by pgdist.cluster.partitioned_table) and is dropped once it is taken out of the
+        list; indexes made by hand stay. One of the same name is taken over.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Index name (see above).
+        type: str
+        required: true
+      columns:
+        description: Columns of the index, in order.
+        type: list
+        elements: str
+        required: true
+      unique:
+        description:
+          - A unique index; must include the partition key columns (each shard checks its own rows only, so two
+            equal values in two partitions would both be accepted otherwise), refused with the reason.
+          - Needs O(indexes[].method=btree).
+        type: bool
+        default: false
+      where:
+        description: The predicate of a partial index, an SQL expression (checked as O(columns[].default_expression)).
+        type: str
+      method:
+        description: Index access method.
+        type: str
+        choices: [btree, hash, gist, gin, brin, spgist]
+        default: btree
+  checks:
+    description:
+      - C(CHECK) constraints, on every shard table and on the coordinator's parent (its local partitions enforce
+        them, foreign partitions carry them as declarations) and with O(side=plain).
+      - On a table that holds rows (a shard table, or on the coordinator a parent with a local partition) a new or
+        changed constraint is added C(NOT VALID), so only new rows are checked and the lock is short, and
+        validated with C(VALIDATE CONSTRAINT) after the commit, which lets writes through. A validation that fails
+        (rows violate it) fails the task and leaves the constraint C(NOT VALID); the next run validates it again.
+      - Like indexes, what the module made is dropped once taken out of the list.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Constraint name.
+        type: str
+        required: true
+      expression:
+        description: The condition, an SQL expression (checked as O(columns[].default_expression)).
+        type: str
+        required: true
+  foreign_keys:
+    description:
+      - Foreign keys from this table to another, such as a reference table copied to every shard. On each shard
+        table the key references the shard's own copy, so the shard checks every row written through the
+        coordinator. The coordinator's parent gets them only while every partition is local (PostgreSQL refuses
+        foreign keys on foreign tables).
+      - Added C(NOT VALID) and validated after the commit on a shard table that holds rows, as O(checks).
+      - Rows of the referenced copy are not protected on the shards, whose copies are written by logical
+        replication (which fires no foreign key trigger), so deleting a referenced row on the coordinator is not
+        refused by the shards.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Constraint name.
+        type: str
+        required: true
+      columns:
+        description: Columns of this table.
+        type: list
+        elements: str
+        required: true
+      references:
+        description: The referenced table and columns (a primary key or unique constraint there).
+        type: dict
+        required: true
+        suboptions:
+          table:
+            description: The referenced table, optionally schema-qualified (default the table's schema).
+            type: str
+            required: true
+          columns:
+            description: Its columns, as many as O(foreign_keys[].columns).
+            type: list
+            elements: str
+            required: true
+  route_trigger:
+    description:
+      - O(partitioning=inheritance) on the coordinator only. The names of the routing trigger and its function, for
+        a layout whose own setup named them (the seeds' C(insert_to_child_tg) calling C(insert_to_child), or
+        C(booksample_trigger) calling C(booksample_trigger_fn)); the body is the generated one either way.
+      - A routing trigger of the table under another name that calls the default or the named function, and the
+        default function, are dropped in the same transaction, so rows never pass two routing triggers.
+    type: dict
+    suboptions:
+      name:
+        description: The trigger's name; C(pgdist_route) when not given.
+        type: str
+      function:
+        description: The function's name, in the parent's schema; C(<name>_pgdist_route) when not given.
+        type: str
   key_update:
     description:
       - What an C(UPDATE) through the coordinator that changes the partition key of a row in a foreign partition does.
@@ -301,6 +443,42 @@ EXAMPLES = r'''
       - {name: orders_eu, values: [eu, uk], server: shard1}
       - {name: orders_rest, default: true, server: shard2}
 
+- name: sysbench's sbtest1 on the coordinator, ids from one sequence there, the k index on every shard
+  pgdist.cluster.partitioned_table:
+    db: library
+    name: sbtest1
+    columns:
+      - {name: id, type: integer, nullable: false, sequence: true}
+      - {name: k, type: integer, nullable: false, default: 0}
+      - {name: c, type: "char(120)", nullable: false, default: ""}
+      - {name: pad, type: "char(60)", nullable: false, default: ""}
+    partition_by: {method: hash, key: id}
+    indexes: [{name: k_1, columns: [k]}]
+    partitions:
+      - {name: sbtest1_p0, modulus: 2, remainder: 0, server: shard1}
+      - {name: sbtest1_p1, modulus: 2, remainder: 1, server: shard2}
+
+- name: Orders with a CHECK, a foreign key to the shard's copy of countries and a time set on the coordinator
+  pgdist.cluster.partitioned_table:
+    db: library
+    name: orders
+    side: shard
+    columns:
+      - {name: id, type: bigint, nullable: false}
+      - {name: region, type: text}
+      - {name: country, type: text}
+      - {name: total, type: "numeric(12,2)"}
+      - {name: created_at, type: timestamptz, default_expression: "now()"}
+    primary_key: [id, region]
+    partition_by: {method: list, key: region}
+    partitions: [{name: orders_eu, values: [eu]}]
+    indexes:
+      - {name: by_country, columns: [country], where: country IS NOT NULL}
+    checks:
+      - {name: total_positive, expression: total > 0}
+    foreign_keys:
+      - {name: known_country, columns: [country], references: {table: countries, columns: [code]}}
+
 - name: A reference table, a plain table on each shard
   pgdist.cluster.partitioned_table:
     db: library
@@ -347,53 +525,13 @@ unlisted_partitions:
   elements: str
 '''
 
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.argspec import ARGUMENT_SPEC, REQUIRED_IF
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.table import partitioned_table
 from ansible_collections.pgdist.cluster.plugins.module_utils.runner import run_module
 
-ARGUMENT_SPEC = dict(
-    name=dict(type='str', required=True),
-    side=dict(type='str', choices=['coordinator', 'shard', 'plain'], default='coordinator'),
-    partitioning=dict(type='str', choices=['declarative', 'inheritance'], default='declarative'),
-    columns=dict(type='list', elements='dict', options=dict(
-        name=dict(type='str', required=True),
-        type=dict(type='str', required=True),
-        nullable=dict(type='bool', default=True),
-        default=dict(type='raw'),
-    )),
-    primary_key=dict(type='list', elements='str', no_log=False),
-    partition_by=dict(type='dict', options=dict(
-        method=dict(type='str', choices=['range', 'list', 'hash'], required=True),
-        key=dict(type='list', elements='str', required=True, no_log=False),
-    )),
-    partitions=dict(type='list', elements='dict', default=[], options={
-        'name': dict(type='str', required=True),
-        'values': dict(type='list', elements='raw'),
-        'from': dict(type='raw'),
-        'to': dict(type='raw'),
-        'modulus': dict(type='int'),
-        'remainder': dict(type='int'),
-        'default': dict(type='bool', default=False),
-        'server': dict(type='str'),
-        'remote_schema': dict(type='str'),
-        'remote_table': dict(type='str'),
-        'options': dict(type='dict'),
-        'elsewhere': dict(type='bool', default=False),
-    }),
-    route_via=dict(type='dict', options=dict(
-        table=dict(type='str', required=True),
-        column=dict(type='str', required=True),
-        references=dict(type='str', required=True),
-    )),
-    key_update=dict(type='str', choices=['refuse', 'move'], default='refuse'),
-    prune_partitions=dict(type='bool', default=False),
-    drop_data=dict(type='bool', default=False),
-    analyze=dict(type='bool', default=False),
-    state=dict(type='str', choices=['present', 'absent'], default='present'),
-)
-
 
 def main():
-    run_module(ARGUMENT_SPEC, partitioned_table, required_if=[('state', 'present', ('columns',))])
+    run_module(ARGUMENT_SPEC, partitioned_table, required_if=REQUIRED_IF)
 
 
 if __name__ == '__main__':

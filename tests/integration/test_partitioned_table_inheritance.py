@@ -107,3 +107,51 @@ def test_new_child_regenerates_only_the_routing_function(seed, coordinator):
                               dbname=DB) == before
     coordinator.query("INSERT INTO booksample VALUES (3, 'new', true, 'tokyo', 1)", dbname=DB)
     assert coordinator.query("SELECT id FROM booksample_tokyo", dbname=DB) == [(3,)]
+
+
+def routing_triggers(coordinator):
+    return coordinator.query("SELECT tgname, tgfoid::regproc::text FROM pg_trigger WHERE tgrelid = 'booksample'::regclass "
+                             "AND NOT tgisinternal ORDER BY 1", dbname=DB)
+
+
+def routing_functions(coordinator):
+    return [row[0] for row in coordinator.query("SELECT proname FROM pg_proc WHERE proname LIKE 'booksample%' "
+                                                "ORDER BY 1", dbname=DB)]
+
+
+def test_route_trigger_renames_the_routing_trigger_and_leaves_no_second_one(seed, coordinator):
+    """The seed's own names (booksample_trigger calling booksample_trigger_fn), then back to ours: each rename
+    drops the routing trigger and function it replaces in the same transaction; a user's trigger stays."""
+    coordinator.query("CREATE FUNCTION booksample_audit() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';"
+                      "CREATE TRIGGER booksample_audit BEFORE INSERT ON booksample FOR EACH ROW "
+                      "EXECUTE FUNCTION booksample_audit()", dbname=DB)
+    tokyo = [{'name': 'booksample_tokyo', 'values': ['tokyo']}]
+    seed_names = {'name': 'booksample_trigger', 'function': 'booksample_trigger_fn'}
+    try:
+        renamed = [booksample(coordinator.login, tokyo, route_trigger=seed_names)]
+        run = run_tasks(renamed + renamed)
+        assert run.ok, run.stdout
+        first, second = run.results()
+        assert first['changed'] and not second['changed']
+        assert routing_triggers(coordinator) == [('booksample_audit', 'booksample_audit'),
+                                                 ('booksample_trigger', 'booksample_trigger_fn')]
+        assert routing_functions(coordinator) == ['booksample_audit', 'booksample_trigger_fn']
+        coordinator.query("INSERT INTO booksample VALUES (5, 'new', true, 'paris', 1)", dbname=DB)
+        assert coordinator.query("SELECT count(*) FROM ONLY booksample_paris WHERE id = 5", dbname=DB) == [(1,)]
+        assert coordinator.query("SELECT count(*) FROM ONLY booksample WHERE id = 5", dbname=DB) == [(0,)]
+        back = run_tasks([booksample(coordinator.login, tokyo)])
+        assert back.ok and back.results()[0]['changed'], back.stdout
+        assert routing_triggers(coordinator) == [('booksample_audit', 'booksample_audit'),
+                                                 ('pgdist_route', 'booksample_pgdist_route')]
+        assert routing_functions(coordinator) == ['booksample_audit', 'booksample_pgdist_route']
+    finally:
+        coordinator.query("DELETE FROM booksample WHERE id = 5; DROP TRIGGER booksample_audit ON booksample;"
+                          "DROP FUNCTION booksample_audit()", dbname=DB)
+
+
+def test_route_trigger_is_refused_with_declarative_partitioning(coordinator):
+    run = run_tasks([{'name': 'declarative', 'pgdist.cluster.partitioned_table': dict(
+        coordinator.login, db=DB, name='routed_decl', columns=BOOKSAMPLE, partition_by=BY_LOCATION,
+        route_trigger={'name': 'insert_to_child_tg'}, partitions=[{'name': 'routed_decl_paris', 'values': ['paris']}])}])
+    assert not run.ok
+    assert 'route_trigger: names the routing trigger of partitioning: inheritance' in run.stdout

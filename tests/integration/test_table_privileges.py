@@ -67,3 +67,41 @@ def test_bad_input_names_the_field(pg, args, message):
     result, run = run_module('table_privileges', args, login=pg.login)
     assert result.get('failed') and message in result['msg'], result
     assert acl(pg) == before
+
+
+# A serial column, a nextval() default on a sequence of another schema, an identity column.
+USAGE_SETUP = """
+CREATE ROLE writer; CREATE SCHEMA shop; CREATE SEQUENCE public.shop_refs;
+CREATE TABLE shop.orders (id serial, ref bigint DEFAULT nextval('public.shop_refs'),
+                          n int GENERATED ALWAYS AS IDENTITY);
+"""
+
+
+def test_with_usage_grants_the_schema_and_the_default_sequences_to_writers_only(pg):
+    pg.query(USAGE_SETUP)
+    reader = dict(role='writer', tables=['shop.orders'], with_usage=True)
+    result, run = run_module('table_privileges', reader, login=pg.login)
+    # SELECT alone: the schema, no sequence (nextval would be a write).
+    assert run.ok and result['queries'] == ['GRANT SELECT ON TABLE "shop"."orders" TO "writer"',
+                                            'GRANT USAGE ON SCHEMA "shop" TO "writer"'], result
+    writer = dict(reader, privileges=['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
+    checked, run = run_module('table_privileges', writer, login=pg.login, check=True, diff=True)
+    # The serial column's sequence and the nextval() default's; the identity column's needs nothing.
+    assert checked['queries'] == ['GRANT INSERT, UPDATE, DELETE ON TABLE "shop"."orders" TO "writer"',
+                                  'GRANT USAGE ON SEQUENCE "public"."shop_refs" TO "writer"',
+                                  'GRANT USAGE ON SEQUENCE "shop"."orders_id_seq" TO "writer"'], checked
+    assert checked['diff']['after']['sequences'] == ['public.shop_refs', 'shop.orders_id_seq']
+    assert pg.scalar("SELECT has_sequence_privilege('writer', 'shop.orders_id_seq', 'USAGE')") is False
+    applied, run = run_module('table_privileges', writer, login=pg.login)
+    assert applied['changed'] and applied['queries'] == checked['queries']
+    pg.query("SET ROLE writer; INSERT INTO shop.orders DEFAULT VALUES; RESET ROLE")
+    again, run = run_module('table_privileges', writer, login=pg.login)
+    assert not again['changed'], again
+    # Revoking the writes revokes the sequences with them; SELECT and the schema stay.
+    revoked, run = run_module('table_privileges', dict(writer, privileges=['INSERT', 'UPDATE', 'DELETE'], state='absent'),
+                              login=pg.login)
+    assert revoked['queries'] == ['REVOKE INSERT, UPDATE, DELETE ON TABLE "shop"."orders" FROM "writer"',
+                                  'REVOKE USAGE ON SEQUENCE "public"."shop_refs" FROM "writer"',
+                                  'REVOKE USAGE ON SEQUENCE "shop"."orders_id_seq" FROM "writer"'], revoked
+    assert pg.scalar("SELECT has_schema_privilege('writer', 'shop', 'USAGE') AND "
+                     "has_table_privilege('writer', 'shop.orders', 'SELECT')") is True

@@ -60,6 +60,10 @@ CASES = [
      ['bad_count', 'partition_count must be a positive integer']),
     ('partition-count-on-a-list-table', {'pgdist_tables': [hash_table('bad_method', partition_by=dict(
         method='list', key='id'))]}, ['bad_method', 'partition_count needs partition_by.method hash']),
+    # Table keys: checked against partitioned_table's argument spec in the plan, before any host is touched (issue
+    # 27; tests/unit/test_table_spec.py has the other malformed entries).
+    ('table-key-typo', {'pgdist_tables': [dict(table('bad_typo'), partiton_count=4)]},
+     ['pgdist_tables[4] (bad_typo)', 'unknown key(s) partiton_count', 'known: ', 'partition_count']),
     ('table-listed-twice', {'pgdist_tables': [hash_table('events')]}, ['(events)', 'listed twice']),
     # Tables: identifiers, types, bounds (the partitioned_table module, on the shard first).
     ('type-injection', {'pgdist_tables': [table('bad_type', columns=[

@@ -4,8 +4,6 @@ restart and where rows land. The clusters are the ones `make demo` uses."""
 
 import os
 import shutil
-import socket
-import struct
 import subprocess
 import sys
 
@@ -16,7 +14,7 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from support.ansible import REPO, run_playbook  # noqa: E402
-from support.deployment import SITE, Deployment  # noqa: E402
+from support.deployment import SITE, Deployment, startup_reply  # noqa: E402
 
 INVENTORY = os.path.join(REPO, 'inventories', 'local', 'hosts.yml')
 LOCAL = Deployment(INVENTORY)
@@ -27,24 +25,6 @@ FDW_USER, FDW_PASSWORD = 'pgdist_fdw', 'pgdist-local-demo-only'
 
 def started(host):
     return psql(host, 'SELECT pg_postmaster_start_time()', 'postgres')
-
-
-def startup_reply(source, host, port, user, database):
-    """Send a protocol startup message from source; return 'auth <code>' or the server's error text."""
-    with socket.socket() as sock:
-        sock.settimeout(10)
-        sock.bind((source, 0))
-        sock.connect((host, port))
-        params = b''.join(part.encode() + b'\0' for part in ('user', user, 'database', database)) + b'\0'
-        sock.sendall(struct.pack('!ii', len(params) + 8, 196608) + params)
-        kind = sock.recv(1)
-        length = struct.unpack('!i', sock.recv(4))[0]
-        body = b''
-        while len(body) < length - 4:
-            body += sock.recv(length - 4 - len(body))
-    if kind == b'R':
-        return 'auth %d' % struct.unpack('!i', body[:4])[0]
-    return body.decode(errors='replace')
 
 
 @pytest.fixture(scope='module')

@@ -11,6 +11,9 @@ Hosts, ports, addresses and cluster names are read from the inventory file itsel
 import hashlib
 import os
 import shutil
+import socket
+import ssl
+import struct
 import subprocess
 
 import yaml
@@ -92,6 +95,16 @@ class Deployment(object):
             raise AssertionError('psql on %s failed: %s' % (host, out.stderr))
         return out.stdout.strip()
 
+    def rows(self, host, sql):
+        """psql's rows as lists of their fields."""
+        return [line.split('|') for line in self.psql(host, sql).splitlines()]
+
+    def fresh(self):
+        """A module fixture's body: the inventory deployed on clusters made for it, dropped again afterwards."""
+        self.drop()
+        yield self.deploy()
+        self.drop()
+
     def state(self, hosts=None):
         """What a run that must change nothing leaves as it was, per host: catalog snapshots (roles with their
         verifiers, databases, extensions, servers, mappings, relations), the checksums of the files the server
@@ -121,3 +134,29 @@ class Deployment(object):
         subprocess.run(['pg_dropcluster', '--stop', '15', self.cluster(host)], check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(self.config_dir(host), ignore_errors=True)
+
+
+def startup_reply(source, host, port, user, database, tls=False):
+    """Send a protocol startup message from source (over TLS, the certificate not checked, with tls); return
+    'auth <code>' (10: SCRAM) or the server's error text. libpq cannot choose its source address."""
+    with socket.socket() as plain:
+        plain.settimeout(10)
+        plain.bind((source, 0))
+        plain.connect((host, port))
+        sock = plain
+        if tls:
+            plain.sendall(struct.pack('!ii', 8, 80877103))
+            assert plain.recv(1) == b'S', 'the server refused TLS'
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            sock = context.wrap_socket(plain)
+        params = b''.join(part.encode() + b'\0' for part in ('user', user, 'database', database)) + b'\0'
+        sock.sendall(struct.pack('!ii', len(params) + 8, 196608) + params)
+        kind = sock.recv(1)
+        length = struct.unpack('!i', sock.recv(4))[0]
+        body = b''
+        while len(body) < length - 4:
+            body += sock.recv(length - 4 - len(body))
+    if kind == b'R':
+        return 'auth %d' % struct.unpack('!i', body[:4])[0]
+    return body.decode(errors='replace')

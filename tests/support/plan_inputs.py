@@ -12,7 +12,7 @@ with open(os.path.join(ROOT, 'roles', 'plan', 'defaults', 'main.yml')) as _handl
 # Host variables the plan role takes as they are from pgdist_<name>.
 DEFAULTED = ('password_encryption', 'partition_pruning', 'ssl', 'ssl_cert_file', 'ssl_key_file', 'ssl_ca_file',
              'coordinator_settings', 'shard_settings', 'replication_enabled', 'max_wal_senders', 'max_replication_slots',
-             'postgresql_settings', 'hba_rules', 'hba_whole_file')
+             'postgresql_settings', 'hba_rules', 'hba_whole_file', 'subscriptions')
 
 
 def host_facts(host, address, port, **extra):

@@ -55,16 +55,18 @@ def build(reads=None, check_mode=False, facts_=None, **extra):
 def test_each_host_gets_its_tables():
     plan = build()
     hosts = plan['hosts']
+    # Reference tables first: the foreign keys of the others may reference them.
     assert [(t['name'], t.get('side'), t.get('as_fdw_user')) for t in hosts['c1']['tables']] == [
-        ('events', None, None), ('parent', None, None), ('countries', 'shard', None)]
-    assert [p.get('server') for p in hosts['c1']['tables'][0]['partitions']] == ['s1', 's2']
-    assert hosts['c1']['tables'][1]['prune_partitions'] is True
+        ('countries', 'shard', None), ('events', None, None), ('parent', None, None)]
+    assert [p.get('server') for p in hosts['c1']['tables'][1]['partitions']] == ['s1', 's2']
+    assert hosts['c1']['tables'][2]['prune_partitions'] is True
     assert [(t['name'], [p['name'] for p in t['partitions']], t.get('as_fdw_user')) for t in hosts['s1']['tables']] == [
-        ('events', ['events_p0'], True), ('parent', ['child1'], True), ('countries', ['countries'], None)]
-    assert 'prune_partitions' not in hosts['s1']['tables'][1]
+        ('countries', ['countries'], None), ('events', ['events_p0'], True), ('parent', ['child1'], True)]
+    assert 'prune_partitions' not in hosts['s1']['tables'][2]
+    assert [t.get('reference') for t in hosts['s1']['tables']] == [True, None, None]
     # The replica holds the shard's tables (as postgres) and a reference copy.
     assert [(t['name'], t.get('as_fdw_user')) for t in hosts['r1']['tables']] == [
-        ('events', None), ('parent', None), ('countries', None)]
+        ('countries', None), ('events', None), ('parent', None)]
     assert plan['placement'] == {'public.events_p0': 's1', 'public.events_p1': 's2', 'public.child1': 's1'}
 
 
@@ -72,8 +74,8 @@ def test_coordinator_slice():
     node = build()['hosts']['c1']
     assert node['roles'] == ['coordinator']
     # TLS without a CA binds SCRAM to the channel; keepalives and parallel commit on the coordinator's 15.
-    common = dict(dbname='library', sslmode='require', channel_binding='require', batch_size=1000, fetch_size=10000,
-                  async_capable=True, keepalives='1', keepalives_idle='10', keepalives_interval='5',
+    common = dict(dbname='library', sslmode='require', channel_binding='require', batch_size='1000', fetch_size='10000',
+                  async_capable='true', keepalives='1', keepalives_idle='10', keepalives_interval='5',
                   keepalives_count='3', parallel_commit='true')
     assert node['foreign_servers'] == [dict(name='s1', options=dict(common, host='10.0.0.2', port='5433')),
                                        dict(name='s2', options=dict(common, host='10.0.0.3', port='5434'))]
@@ -83,7 +85,7 @@ def test_coordinator_slice():
     assert node['database'] == dict(name='library', owner=None)
     assert [table.get('analyze') for table in node['tables']] == [None, None, None]
     analyzed = build(analyze_tables=True)['hosts']
-    assert [table.get('analyze') for table in analyzed['c1']['tables']] == [True, True, None]
+    assert [table.get('analyze') for table in analyzed['c1']['tables']] == [None, True, True]
     assert all('analyze' not in table for table in analyzed['s1']['tables'])
 
 
@@ -190,7 +192,7 @@ def test_placement_is_read_from_the_coordinator():
                             s2=running(), r1=running()))
     assert plan['placement_read'] == 'c1'
     assert plan['placement']['public.events_p0'] == 's2'
-    assert [p['name'] for p in plan['hosts']['s2']['tables'][0]['partitions']] == ['events_p0']
+    assert [p['name'] for p in plan['hosts']['s2']['tables'][1]['partitions']] == ['events_p0']
     fresh = build(reads={})
     assert fresh['placement_read'] is None and fresh['placement']['public.events_p0'] == 's1'
 
@@ -344,7 +346,10 @@ def test_settings_of_a_coordinator_on_13_and_without_the_extension():
     old = build(facts_=dict(FACTS, c1=facts('c1', '10.0.0.1', 5432, postgresql_version=13)),
                 coordinator_extension=False)['hosts']['c1']
     assert 'client_connection_check_interval' not in old['settings']
-    assert not set(old['foreign_servers'][0]['options']) & {'parallel_commit', 'parallel_abort'}
+    # 13's postgres_fdw has neither batch_size nor async_capable (Debian 11's postgresql-13): only fetch_size is tuned.
+    left_out = {'parallel_commit', 'parallel_abort', 'batch_size', 'async_capable'}
+    assert not set(old['foreign_servers'][0]['options']) & left_out
+    assert old['foreign_servers'][0]['options']['fetch_size'] == '10000'
     plain = build(coordinator_extension=False)['hosts']
     assert not any(name.startswith('pgdist.') or name == 'shared_preload_libraries' for name in plain['c1']['settings'])
     assert plain['c1']['coordinator_extension'] is False
@@ -353,6 +358,13 @@ def test_settings_of_a_coordinator_on_13_and_without_the_extension():
     assert one_phase['c1']['settings']['pgdist.two_phase_commit'] is False
     assert one_phase['c1']['settings']['pgdist.read_committed'] is True
     assert 'max_prepared_transactions' not in one_phase['s1']['settings']
+
+
+def test_foreign_server_options_of_the_user_win_over_the_tuned_ones():
+    options = build(foreign_server_options=dict(batch_size=1, use_remote_estimate=True))['hosts']['c1'][
+        'foreign_servers'][0]['options']
+    assert (options['batch_size'], options['use_remote_estimate'], options['fetch_size'], options['async_capable']) == (
+        1, True, '10000', 'true')
 
 
 def test_preloaded_libraries_of_other_sources_stay_after_pgdist():
@@ -404,3 +416,49 @@ def test_forcing_the_extension_builds_it_on_any_major_and_lets_it_start():
     assert 'pgdist.allow_unverified_major' in node_plan.MANAGED_SETTINGS
     # On a tested major nothing needs forcing: the setting is left to its default.
     assert 'pgdist.allow_unverified_major' not in build()['hosts']['c1']['settings']
+
+
+COPIED = dict(name='test_logical_rep', columns=[dict(name='c1', type='integer', nullable=False),
+                                                dict(name='c2', type='text')], primary_key=['c1'])
+SUBSCRIBER = facts('r2', '10.0.0.5', 5436, subscriptions=[dict(
+    name='test_first_sub', publisher='c1', publication='test_first_pub', tables=[COPIED], synchronous=True)])
+
+
+def test_own_subscriptions_copy_plain_tables_under_their_names():
+    """pgdist_subscriptions on a replica without pgdist_replica_of: the seed's test_first_pub/test_first_sub."""
+    plan = node_plan.build_plan(dict(GROUPS, replicas=['r1', 'r2']), dict(FACTS, r2=SUBSCRIBER), variables(),
+                                dict((host, running()) for host in list(FACTS) + ['r2']))
+    c1, r2 = plan['hosts']['c1'], plan['hosts']['r2']
+    assert c1['publications'] == [dict(name='pgdist_reference', tables=['public.countries']),
+                                  dict(name='test_first_pub', tables=['public.test_logical_rep'])]
+    assert c1['grants'][0]['tables'] == ['public.countries', 'public.test_logical_rep']
+    assert c1['synchronous']['standbys'] == ['test_first_sub'] and c1['settings']['wal_level'] == 'logical'
+    assert '10.0.0.5' in [rule['address'] for rule in c1['hba_rules'] if rule.get('user') == 'pgdist_replication']
+    for host in (c1, r2):
+        copied = [table for table in host['tables'] if table['name'] == 'test_logical_rep']
+        assert [(t['side'], t['primary_key'], t['partitions']) for t in copied] == [
+            ('shard', ['c1'], [dict(name='test_logical_rep', default=True)])]
+    assert [(s['name'], s['publication'], s['publisher'], s['options']) for s in r2['subscriptions']] == [
+        ('pgdist_reference_r2', 'pgdist_reference', 'c1', {}),
+        ('test_first_sub', 'test_first_pub', 'c1', dict(synchronous_commit='on'))]
+    assert r2['subscriptions'][1]['connection']['application_name'] == 'test_first_sub'
+    assert not [table for table in plan['hosts']['s1']['tables'] if table['name'] == 'test_logical_rep']
+
+
+@pytest.mark.parametrize('entry, message', [
+    (dict(name='sub', publisher='nowhere', publication='p', tables=[COPIED]),
+     r"r2: pgdist_subscriptions\[0\] \(sub\): publisher 'nowhere' is not another host of the plan"),
+    (dict(name='Sub-1', publisher='c1', publication='p', tables=[COPIED]),
+     r"name 'Sub-1' is also the slot name"),
+    (dict(name='sub', publisher='c1', publication='p', tables=[], synchronous=True),
+     r'\(sub\): tables must list the tables to copy'),
+    (dict(name='sub', publisher='c1', publication='p', tables=[COPIED], sync=True),
+     r'r2: pgdist_subscriptions\[0\]: unknown key\(s\) sync; known: name, publisher'),
+    (dict(name='sub', publisher='c1', publication='p', tables=[dict(COPIED, shard='s1')]),
+     r'\(sub\): tables\[0\] \(test_logical_rep\): unknown key\(s\) shard'),
+    (dict(publisher='c1', publication='p', tables=[COPIED]), r'pgdist_subscriptions\[0\]: name is required'),
+])
+def test_bad_own_subscriptions_name_the_host_and_field(entry, message):
+    with pytest.raises(InvalidInput, match=message):
+        node_plan.build_plan(dict(GROUPS, replicas=['r1', 'r2']), dict(FACTS, r2=dict(SUBSCRIBER, subscriptions=[entry])),
+                             variables(), dict((host, running()) for host in list(FACTS) + ['r2']))

@@ -7,7 +7,7 @@ from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import 
 
 EVENTS = dict(name='events', columns=[dict(name='id', type='bigint')], partition_by=dict(method='hash', key='id'),
               partition_count=4)
-BOOKS = dict(name='booksample', partitioning='inheritance', columns=[dict(name='id', type='int')],
+BOOKS = dict(name='booksample', partitioning='inheritance', columns=[dict(name='id', type='int'), dict(name='location', type='text')],
              partition_by=dict(method='list', key='location'),
              partitions=[dict(name='booksample_paris', values=['paris'], shard='shard1'),
                          dict(name='booksample_local', values=['hanoi'])])
@@ -71,7 +71,7 @@ def test_server_names_and_sides():
     assert coordinator['partitions'] == [dict(name='booksample_paris', values=['paris'], server='paris_srv'),
                                          dict(name='booksample_local', values=['hanoi'])]
     shard = topology.shard_tables(placed, 'shard1')
-    assert shard == [dict(name='booksample', partitioning='inheritance', columns=[dict(name='id', type='int')],
+    assert shard == [dict(name='booksample', partitioning='inheritance', columns=[dict(name='id', type='int'), dict(name='location', type='text')],
                           partition_by=dict(method='list', key='location'), side='shard',
                           partitions=[dict(name='booksample_paris', values=['paris'])])]
     assert topology.shard_tables(placed, 'shard9') == []
@@ -97,11 +97,12 @@ def test_coordinator_only_keys_stay_on_the_coordinator():
 
 
 def test_primary_key_stays_on_the_coordinator_only_without_foreign_partitions():
-    local = dict(BOOKS, partitioning='declarative', primary_key=['id'], partitions=[dict(name='p', values=['x'])])
-    assert topology.coordinator_tables(topology.place_partitions([local], []))[0]['primary_key'] == ['id']
-    placed = topology.place_partitions([dict(BOOKS, primary_key=['id'])], ['shard1'])
+    key = ['id', 'location']
+    local = dict(BOOKS, partitioning='declarative', primary_key=key, partitions=[dict(name='p', values=['x'])])
+    assert topology.coordinator_tables(topology.place_partitions([local], []))[0]['primary_key'] == key
+    placed = topology.place_partitions([dict(BOOKS, partitioning='declarative', primary_key=key)], ['shard1'])
     assert 'primary_key' not in topology.coordinator_tables(placed)[0]
-    assert topology.shard_tables(placed, 'shard1')[0]['primary_key'] == ['id']
+    assert topology.shard_tables(placed, 'shard1')[0]['primary_key'] == key
 
 
 @pytest.mark.parametrize('table, message', [

@@ -85,6 +85,30 @@ def test_key_lookup_plans_one_foreign_scan(coordinator, loaded, where):
     assert "Append" not in plan, plan
 
 
+# -- the release's own PostgreSQL (scripts/molecule.sh default@bullseye, default@trixie) ----------------
+
+def test_every_host_runs_the_major_its_debian_release_ships(coordinator, shards):
+    """pgdist_postgresql_version is the major of the release's `postgresql` package, from its own archive."""
+    major = str(coordinator.vars["pgdist_postgresql_version"])
+    for node in [coordinator, *shards]:
+        assert node.value("SELECT current_setting('server_version_num')::int / 10000") == major, node
+        depends = node.run("apt-cache depends postgresql").stdout
+        assert re.search(rf"^\s*Depends: postgresql-{major}$", depends, re.M), (node, depends)
+        assert "pgdg" not in node.run("apt-cache policy").stdout, node
+
+
+def test_extension_is_built_from_the_release_s_headers(coordinator):
+    """The server role built pgdist.so with PGXS against postgresql-server-dev-<major> of the same minor."""
+    major = coordinator.vars["pgdist_postgresql_version"]
+    versions = coordinator.run(
+        f"dpkg-query --show --showformat='${{Version}} ' postgresql-{major} postgresql-server-dev-{major}"
+    ).stdout.split()
+    assert len(versions) == 2 and versions[0] == versions[1], versions
+    assert coordinator.host.file(f"/usr/lib/postgresql/{major}/lib/pgdist.so").exists
+    pg_config = f"/usr/lib/postgresql/{major}/bin/pg_config"
+    assert coordinator.run(f"{pg_config} --version").stdout.split()[1] == coordinator.value("SHOW server_version").split()[0]
+
+
 # -- distributed transactions (the coordinator extension the roles built and preloaded) ----------------
 
 def test_coordinator_extension_is_built_preloaded_and_created(coordinator, shards, pgvars):
@@ -132,3 +156,36 @@ def test_a_commit_that_fails_on_one_shard_leaves_nothing_on_the_other(coordinato
     finally:
         lagos.psql("DROP TRIGGER boom ON booksample_lagos; DROP FUNCTION boom()", loaded)
         coordinator.psql("UPDATE booksample SET state = 'ok' WHERE id IN (1, 3)", loaded)
+
+
+def test_a_shard_that_cannot_prepare_fails_the_commit_with_nothing_committed(coordinator, shards, loaded):
+    """Every prepared-transaction slot of lagos is taken: its PREPARE fails, and neither shard keeps a row."""
+    placement = foreign_placement(coordinator, loaded)
+    paris = by_address(shards, placement["booksample_paris"])
+    lagos = by_address(shards, placement["booksample_lagos"])
+    slots = int(lagos.value("SHOW max_prepared_transactions"))
+    holds = [f"pgdist_molecule_hold_{n}" for n in range(slots)]
+    lagos.psql_each([f"BEGIN; PREPARE TRANSACTION '{gid}'" for gid in holds], loaded)
+    try:
+        failed = coordinator.psql(
+            "BEGIN; INSERT INTO booksample VALUES (1001, 'new', 'paris'), (1002, 'new', 'lagos'); COMMIT;",
+            loaded,
+            check=False,
+        )
+        assert failed.rc != 0 and "maximum number of prepared transactions reached" in failed.stderr, failed.stderr
+        assert coordinator.value("SELECT count(*) FROM booksample WHERE id > 1000", loaded) == "0"
+        assert paris.value("SELECT count(*) FROM booksample_paris WHERE id > 1000", loaded) == "0"
+        assert lagos.value("SELECT count(*) FROM booksample_lagos WHERE id > 1000", loaded) == "0"
+        assert paris.value("SELECT count(*) FROM pg_prepared_xacts") == "0"
+        assert lagos.value(
+            "SELECT count(*) FROM pg_prepared_xacts WHERE gid NOT LIKE 'pgdist_molecule_hold_%'"
+        ) == "0"
+    finally:
+        lagos.psql_each([f"ROLLBACK PREPARED '{gid}'" for gid in holds], loaded)
+    # With its slots free again the same transaction commits on both shards, in two phases.
+    coordinator.psql(
+        "BEGIN; INSERT INTO booksample VALUES (1001, 'new', 'paris'), (1002, 'new', 'lagos'); COMMIT;", loaded
+    )
+    assert paris.value("SELECT count(*) FROM booksample_paris WHERE id > 1000", loaded) == "1"
+    assert lagos.value("SELECT count(*) FROM booksample_lagos WHERE id > 1000", loaded) == "1"
+    coordinator.psql("DELETE FROM booksample WHERE id > 1000", loaded)

@@ -11,6 +11,7 @@ from ansible_collections.pgdist.cluster.plugins.module_utils import sqlbuild
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import check_identifier
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning import sql
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.bounds import sibling_bounds
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.schema import SchemaSteps
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import Plan, Refusal
 
 
@@ -24,7 +25,7 @@ def _shown(value):
     return 'NULL' if value is None else value
 
 
-class Planner(object):
+class Planner(SchemaSteps):
     """Plans one table: the wanted layout against a snapshot, into a Plan of its own.
 
     Planning is a pure function of the two but for row checks: `rows`
@@ -33,9 +34,12 @@ class Planner(object):
     source of a trigger function is compared as the catalog keeps it.
     A subclass per side and partitioning names its snapshot reader in `read`
     and implements run() -> dict(before=, after=, partitions=, unlisted_partitions=).
+    `computes_defaults`: whether this side's tables get the expression defaults and sequences (the
+    coordinator and plain tables; a shard table is written through the coordinator, which computed them).
     """
 
     read = None
+    computes_defaults = True
 
     def __init__(self, layout, snapshot, rows, render):
         self.layout = layout
@@ -43,6 +47,7 @@ class Planner(object):
         self.rows = rows
         self.render = render
         self.plan = Plan()
+        self.deferred = []
         self._held = {}
 
     def run(self):
@@ -113,8 +118,16 @@ class Planner(object):
             self.default(table, column, have)
         return dict((column.name, column.view()) for column in wanted)
 
+    def created_defaults(self, table):
+        """The defaults a CREATE TABLE does not carry (computed ones), on a table created in this plan."""
+        if self.computes_defaults:
+            for column in self.layout.columns:
+                self.computed_default(table, column, None, created=True)
+
     def default(self, table, column, have):
         """Defaults are compared as values of the column type: the catalog keeps 'x'::type, we get x."""
+        if self.computes_defaults and self.computed_default(table, column, have, created=False):
+            return
         if column.default is None:
             if have['default'] is not None:
                 self.plan.add(sqlbuild.alter_column(table, column.name, 'drop_default'))

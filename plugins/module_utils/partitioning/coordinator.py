@@ -20,6 +20,7 @@ from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import 
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning import sql
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.base import Planner, column_view
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.layout import MOVER_SUFFIX, ROUTING_SUFFIX
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.schema import objects_view, with_objects
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.shard import bound_checks, hash_shape_text
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.snapshot import read_coordinator, remote_of
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import Refusal, options_diff
@@ -36,8 +37,9 @@ def current_view(snapshot, key):
         partitions[child['name']] = dict(
             bounds=child['bound'] if child['is_partition'] else ', '.join(child['bound_checks']) or None,
             server=child['server'], remote='%s.%s' % remote if remote else None)
-    return dict(table='%s.%s' % key, partitioning='declarative' if parent['kind'] == 'p' else 'inheritance',
-                columns=column_view(snapshot.columns_of(key)), partitions=partitions)
+    return with_objects(dict(table='%s.%s' % key, partitioning='declarative' if parent['kind'] == 'p' else 'inheritance',
+                             columns=column_view(snapshot.columns_of(key)), partitions=partitions),
+                        objects_view(snapshot, key))
 
 
 def missing_servers(layout, snapshot):
@@ -70,15 +72,33 @@ class CoordinatorPlanner(Planner):
         self.check_remote_bounds()
         if parent is not None:
             self.primary_key(layout.table, layout.label, parent['primary_key'])
+        objects = self.parent_objects(parent)
         self.row_movement()
         self.analyze(self.analyzed_tables())
         partitions = dict((part.name, part.view()) for part in layout.partitions)
-        after = dict(table=layout.label, partitioning=layout.mode, method=layout.method, key=layout.key,
-                     columns=columns, partitions=dict(partitions))
+        after = with_objects(dict(table=layout.label, partitioning=layout.mode, method=layout.method, key=layout.key,
+                                  columns=columns, partitions=dict(partitions)), objects)
         if not layout.prune:
             after['partitions'].update((key[1], before['partitions'][key[1]]) for key in unlisted)
         return dict(before=before, after=after, partitions=partitions,
                     unlisted_partitions=['%s.%s' % key for key in unlisted])
+
+    def parent_objects(self, parent):
+        """The indexes and constraints of the parent, where PostgreSQL allows them (objects.py): a declarative
+        parent gets the CHECKs and non-unique indexes, and unique indexes and foreign keys while no partition is
+        foreign; an inheritance parent the CHECKs (its children inherit them). PostgreSQL builds an index on a
+        partitioned table in one go and adds its foreign keys validated; CHECKs are added NOT VALID and
+        validated after the commit when a local partition exists (the one kind that holds rows here)."""
+        layout, snapshot = self.layout, self.snapshot
+        foreign = any(part.server for part in layout.partitions)
+        indexes, constraints = [], list(layout.checks)
+        if self.PARENT_KIND == 'p':
+            indexes = [index for index in layout.indexes if not (index.unique and foreign)]
+            constraints += [] if foreign else layout.foreign_keys
+        local_rows = parent is not None and any(not part.server and part.qualified in snapshot.children
+                                                for part in layout.partitions)
+        return self.schema_objects(layout.table, layout.qualified, parent is None, indexes, constraints,
+                                   online=local_rows, partitioned=self.PARENT_KIND == 'p')
 
     def validate_servers(self):
         for message in missing_servers(self.layout, self.snapshot).values():
@@ -89,6 +109,7 @@ class CoordinatorPlanner(Planner):
         layout = self.layout
         if parent is None:
             self.create_parent()
+            self.created_defaults(layout.table)
             return dict((column.name, column.view()) for column in layout.columns)
         if parent['kind'] != self.PARENT_KIND:
             kinds = dict(p='partitioned', r='plain')

@@ -5,8 +5,8 @@
 
 A plain parent; children that INHERIT it, each with a CHECK constraint equal
 to its bounds (which gives constraint exclusion); and a generated PL/pgSQL
-function, called by the BEFORE INSERT trigger pgdist_route, that inserts each
-row into its child. With route_via a row follows the row of another table it
+function, called by the BEFORE INSERT trigger pgdist_route (or the names
+route_trigger gives), that inserts each row into its child. With route_via a row follows the row of another table it
 references, and the children carry no CHECK. The steps shared with the
 declarative layout are CoordinatorPlanner's; this implements its layout hooks.
 """
@@ -19,8 +19,7 @@ from ansible_collections.pgdist.cluster.plugins.module_utils import sqlbuild
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning import sql
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.bounds import bound_check_identifier
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.coordinator import CoordinatorPlanner
-from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.layout import (
-    ROUTING_SUFFIX, ROUTING_TRIGGER)
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.layout import ROUTING_SUFFIX
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import Refusal
 
 
@@ -76,15 +75,34 @@ class InheritancePlanner(CoordinatorPlanner):
 
     def row_movement(self):
         """Rows are routed on INSERT by the routing trigger; an UPDATE never moves them."""
-        self.trigger(ROUTING_TRIGGER, 'BEFORE INSERT', ROUTING_SUFFIX, self.routing_body())
+        self.trigger(self.layout.routing_trigger, 'BEFORE INSERT', ROUTING_SUFFIX, self.routing_body())
+        self.drop_renamed_routing()
+
+    def drop_renamed_routing(self):
+        """A routing trigger renamed (route_trigger) leaves no second one behind: the first BEFORE trigger to
+        return NULL would route every row with its own, maybe older, bounds. Ours are known by their source."""
+        layout = self.layout
+        wanted = '%s.%s' % (layout.schema, layout.routing_function)
+        dropped = set()
+        for name, function in sorted(self.snapshot.triggers_on(layout.qualified).items()):
+            called = tuple(function.split('.', 1))
+            if name == layout.routing_trigger or self.routing_mark() not in (self.snapshot.functions.get(called) or ''):
+                continue
+            self.plan.add(sql.drop_trigger(name, layout.table))
+            if function != wanted and called not in dropped:
+                dropped.add(called)
+                self.plan.add(sql.drop_function(sqlbuild.ident(*called)))
+
+    def routing_mark(self):
+        """The start of the error every routing function of this table raises (see routing_body)."""
+        return 'pgdist: no partition of %s accepts a row with' % sql.raise_text(self.layout.label)
 
     def routing_body(self):
         layout = self.layout
         record = 'routed_via' if layout.route_via else 'NEW'
         branches = [(self.predicate(part.bound, record), part.table) for part in layout.partitions]
         # RAISE takes % as its placeholder: names are escaped, the one placeholder shows the key.
-        message = 'pgdist: no partition of %s accepts a row with (%s) = %%' % (
-            sql.raise_text(layout.label), sql.raise_text(', '.join(layout.key)))
+        message = '%s (%s) = %%' % (self.routing_mark(), sql.raise_text(', '.join(layout.key)))
         lookup = None
         if layout.route_via:
             route = layout.route_via

@@ -22,6 +22,8 @@ from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import 
     InvalidInput, check_identifier, split_qualified)
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.bounds import (
     MAXVALUE, MINVALUE, Bound, Unbounded)
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.objects import (
+    check_sequence_types, column_defaults, parse_objects, resolve_expressions)
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import option_text
 
 try:
@@ -54,12 +56,24 @@ class Column(object):
         self.nullable = nullable
         self.default = default
         self.default_value = None  # the default as the server prints it in the column type, set by resolve()
+        self.default_expression = None  # SQL computed on the coordinator (objects.column_defaults)
+        self.expression_sql = None  # ... as the server prints it, set by resolve()
+        self.sequence = None  # (schema, name) of the coordinator's sequence numbering the column
 
     def definition(self):
         return (self.name, self.type_sql, self.nullable, self.default)
 
-    def view(self):
+    def shard_view(self):
+        """On a shard: no computed default (the coordinator computes it)."""
         return dict(type=self.type_sql or self.type_text, nullable=self.nullable, default=self.default)
+
+    def view(self):
+        view = self.shard_view()
+        if self.default_expression is not None:
+            view['default_expression'] = self.expression_sql
+        if self.sequence:
+            view['sequence'] = '%s.%s' % self.sequence
+        return view
 
 
 class _Relation(object):
@@ -116,7 +130,14 @@ class Layout(_Relation):
         self.method = None
         self.key = []
         self.route_via = None
+        # The routing trigger of an inheritance parent and its function (in the parent's schema): ours by
+        # default, or the names the user's own setup gave them (route_trigger).
+        self.routing_trigger = ROUTING_TRIGGER
+        self.routing_function = self.name + ROUTING_SUFFIX
         self.key_types = []
+        self.indexes = []
+        self.checks = []
+        self.foreign_keys = []
 
     @property
     def label(self):
@@ -134,8 +155,9 @@ class Layout(_Relation):
         return None
 
     def function_name(self, suffix):
-        """<table><suffix>: a trigger function of this table (checked as a name when it is created)."""
-        return self.name + suffix
+        """<table><suffix>: a trigger function of this table (checked as a name when it is created); the
+        routing function's name is route_trigger.function when given."""
+        return self.routing_function if suffix == ROUTING_SUFFIX else self.name + suffix
 
     def hash_shapes(self):
         """{shard schema: (schema, _pgdist_hash_<table>)}: the empty partitioned tables whose key the
@@ -227,7 +249,9 @@ def _parse_columns(layout, specs):
             raise InvalidInput('columns: %s: type %r is not a type name (letters, digits, _, spaces, '
                                'modifiers like (10,2) and [] only)' % (name, spec.get('type')))
         nullable = spec.get('nullable')
-        layout.columns.append(Column(name, type_text, True if nullable is None else nullable, spec.get('default')))
+        column = Column(name, type_text, True if nullable is None else nullable, spec.get('default'))
+        column_defaults(layout, column, spec)
+        layout.columns.append(column)
     if not layout.columns:
         raise InvalidInput('columns: a %s table needs at least one column'
                            % ('plain' if layout.side == 'plain' else 'partitioned'))
@@ -257,6 +281,18 @@ def _parse_route(layout, route):
                             references=check_identifier(route['references'], 'route_via.references'))
     if not layout.column(layout.route_via['column']):
         raise InvalidInput('route_via.column: %s is not a column of %s' % (route['column'], layout.label))
+
+
+def _parse_route_trigger(layout, spec):
+    if not spec:
+        return
+    if not layout.routed_on_insert or layout.side != 'coordinator':
+        raise InvalidInput('route_trigger: names the routing trigger of partitioning: inheritance on the coordinator '
+                           'side; leave it out here')
+    if spec.get('name'):
+        layout.routing_trigger = check_identifier(spec['name'], 'route_trigger.name')
+    if spec.get('function'):
+        layout.routing_function = check_identifier(spec['function'], 'route_trigger.function')
 
 
 def _parse_primary_key(layout, columns):
@@ -329,7 +365,7 @@ def _parse_shard_targets(layout, params):
 
 def _check_plain(params):
     """side: plain is one table: the options that describe partitions have no meaning there."""
-    given = [field for field in ('partition_by', 'partitions', 'route_via') if params.get(field)]
+    given = [field for field in ('partition_by', 'partitions', 'route_via', 'route_trigger') if params.get(field)]
     given += [field for field, default in (('partitioning', 'declarative'), ('prune_partitions', False),
                                            ('key_update', 'refuse')) if params.get(field) not in (None, default)]
     if given:
@@ -361,12 +397,14 @@ def parse_layout(params):
                                'without partitions)' % layout.side)
         _parse_key(layout, params['partition_by'])
         _parse_route(layout, params.get('route_via'))
+        _parse_route_trigger(layout, params.get('route_trigger'))
         for column in layout.key:
             check_identifier(column, 'partition_by.key')
             if not layout.route_via and not layout.column(column):
                 raise InvalidInput('partition_by.key: %s is not in columns' % column)
     _parse_primary_key(layout, params.get('primary_key'))
     _parse_partitions(layout, params.get('partitions'))
+    parse_objects(layout, params)
     return layout
 
 
@@ -424,6 +462,8 @@ def _resolve_bounds(conn, layout, categories):
 def resolve(conn, layout):
     """Canonical column types, defaults and bound values, parsed by the server itself."""
     categories = _resolve_types(conn, layout)
+    check_sequence_types(layout)
     _resolve_defaults(conn, layout)
+    resolve_expressions(conn, layout)
     if layout.side != 'plain' and not layout.route_via:
         _resolve_bounds(conn, layout, categories)

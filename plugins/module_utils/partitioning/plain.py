@@ -14,6 +14,7 @@ __metaclass__ = type
 
 from ansible_collections.pgdist.cluster.plugins.module_utils import sqlbuild
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.base import Planner, column_view
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.schema import objects_view, with_objects
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.snapshot import read_plain
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import Refusal
 
@@ -26,7 +27,8 @@ class PlainPlanner(Planner):
         current = self.snapshot.relation(layout.qualified)
         before = {}
         if current is not None:
-            before = dict(table=layout.label, columns=column_view(self.snapshot.columns_of(layout.qualified)))
+            before = with_objects(dict(table=layout.label, columns=column_view(self.snapshot.columns_of(layout.qualified))),
+                                  objects_view(self.snapshot, layout.qualified))
         if not layout.present:
             if current is not None:
                 if not layout.drop_data:
@@ -38,10 +40,14 @@ class PlainPlanner(Planner):
         if current is None:
             self.plan.add(sqlbuild.create_table(layout.table, [column.definition() for column in layout.columns],
                                                 layout.primary_key))
+            self.created_defaults(layout.table)
         else:
             self.reconcile(current)
+        objects = self.schema_objects(layout.table, layout.qualified, current is None, layout.indexes,
+                                      layout.checks + layout.foreign_keys)
         self.analyze([layout.table])
-        after = dict(table=layout.label, columns=dict((column.name, column.view()) for column in layout.columns))
+        after = with_objects(dict(table=layout.label, columns=dict((column.name, column.view())
+                                                                   for column in layout.columns)), objects)
         return dict(before=before, after=after, partitions={}, unlisted_partitions=[])
 
     def reconcile(self, current):

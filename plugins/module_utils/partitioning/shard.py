@@ -29,6 +29,7 @@ from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.base i
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.bounds import (
     BOUND_CHECK_PREFIX, bound_check_identifier, sibling_bounds)
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.layout import GUARD_PREFIX, GUARD_SUFFIX
+from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.schema import objects_view, with_objects
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.snapshot import read_shard
 from ansible_collections.pgdist.cluster.plugins.module_utils.plan import Refusal
 
@@ -57,6 +58,7 @@ def hash_shape_text(layout, part, render):
 
 class ShardPlanner(Planner):
     read = staticmethod(read_shard)
+    computes_defaults = False
 
     def __init__(self, *args):
         super(ShardPlanner, self).__init__(*args)
@@ -66,8 +68,9 @@ class ShardPlanner(Planner):
         layout, snapshot = self.layout, self.snapshot
         shapes = layout.hash_shapes()
         targets = [part.remote for part in layout.held_partitions]
-        before = dict(('%s.%s' % key, dict(bounds=snapshot.relation(key)['bound_checks'],
-                                           columns=column_view(snapshot.columns_of(key))))
+        before = dict(('%s.%s' % key, with_objects(dict(bounds=snapshot.relation(key)['bound_checks'],
+                                                        columns=column_view(snapshot.columns_of(key))),
+                                                   objects_view(snapshot, key)))
                       for key in targets if snapshot.relation(key))
         if not layout.present:
             self.drop_all(targets, shapes)
@@ -109,7 +112,11 @@ class ShardPlanner(Planner):
                     self.plan.add(sqlbuild.add_constraint(table, constraint))
             self.primary_key(table, label, current['primary_key'])
         self.key_guard(part, table, checks, shape_text)
-        return dict(bounds=checks, columns=dict((column.name, column.view()) for column in layout.columns))
+        # Index names are per schema, and a shard may hold several partitions of one table.
+        objects = self.schema_objects(table, part.remote, current is None, layout.indexes,
+                                      layout.checks + layout.foreign_keys, index_prefix=part.remote[1] + '_')
+        return with_objects(dict(bounds=checks, columns=dict((column.name, column.shard_view())
+                                                             for column in layout.columns)), objects)
 
     def key_guard(self, part, table, checks, shape_text):
         """The guard trigger of a table with a bounds CHECK, named after it: new bounds, new guard."""

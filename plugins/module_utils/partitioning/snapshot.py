@@ -16,7 +16,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, sqlbuild
+from ansible_collections.pgdist.cluster.plugins.module_utils import catalog, schema_catalog, sqlbuild
 from ansible_collections.pgdist.cluster.plugins.module_utils.connection import pg_message, savepoint
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning import sql
 from ansible_collections.pgdist.cluster.plugins.module_utils.partitioning.layout import (
@@ -46,11 +46,15 @@ class Snapshot(object):
         partition, None when it is missing; remote_errors: server -> why it could not be read
         (shards.read_remote_tables, coordinator side);
     key_updates_refused: whether the coordinator extension refuses UPDATEs that assign the partition key
-        of foreign partitions (pgdist.refuse_key_updates on).
+        of foreign partitions (pgdist.refuse_key_updates on);
+    indexes, constraints: (schema, table) -> {name: schema_catalog.indexes() / constraints() row} of the
+        tables whose columns are read (the secondary indexes, CHECK and foreign key constraints);
+        the sequences the columns want are in relations when they exist.
     """
 
     def __init__(self, relations=None, children=(), columns=None, schemas=(), servers=(), functions=None,
-                 triggers=None, database='', remote_tables=None, remote_errors=None, key_updates_refused=False):
+                 triggers=None, database='', remote_tables=None, remote_errors=None, key_updates_refused=False,
+                 indexes=None, constraints=None):
         self.relations = dict(relations or {})
         self.children = list(children)
         self.columns = dict(columns or {})
@@ -62,6 +66,8 @@ class Snapshot(object):
         self.remote_tables = dict(remote_tables or {})
         self.remote_errors = dict(remote_errors or {})
         self.key_updates_refused = key_updates_refused
+        self.indexes = dict(indexes or {})
+        self.constraints = dict(constraints or {})
 
     def relation(self, key):
         return self.relations.get(key)
@@ -71,6 +77,12 @@ class Snapshot(object):
 
     def triggers_on(self, key):
         return self.triggers.get(key, {})
+
+    def indexes_on(self, key):
+        return self.indexes.get(key, {})
+
+    def constraints_on(self, key):
+        return self.constraints.get(key, {})
 
 
 def remote_of(relation):
@@ -112,11 +124,26 @@ def _columns(conn, relations):
     return result
 
 
-def _triggers(conn, relations):
+def _per_table(reader, conn, relations):
+    """reader(conn, oids) -> {oid: x} as {(schema, name): x}."""
     if not relations:
         return {}
-    by_oid = catalog.triggers(conn, [row['oid'] for row in relations.values()])
+    by_oid = reader(conn, [row['oid'] for row in relations.values()])
     return dict((key, by_oid[row['oid']]) for key, row in relations.items())
+
+
+def _triggers(conn, relations):
+    return _per_table(catalog.triggers, conn, relations)
+
+
+def _objects(conn, relations):
+    """The indexes and the constraints of the relations, as Snapshot keyword arguments."""
+    return dict(indexes=_per_table(schema_catalog.indexes, conn, relations),
+                constraints=_per_table(schema_catalog.constraints, conn, relations))
+
+
+def _sequences(layout):
+    return [column.sequence for column in layout.columns if column.sequence]
 
 
 def read_coordinator(conn, layout):
@@ -127,15 +154,20 @@ def read_coordinator(conn, layout):
     children = catalog.children(conn, parent['oid']) if parent else []
     relations = dict(((child['schema'], child['name']), child) for child in children)
     relations.update(catalog.relations(conn, [part.qualified for part in layout.partitions
-                                              if part.qualified not in relations]))
+                                              if part.qualified not in relations] + _sequences(layout)))
     relations.update(parents)
-    functions = [(layout.schema, layout.function_name(suffix)) for suffix in (ROUTING_SUFFIX, MOVER_SUFFIX)]
+    triggers = _triggers(conn, parents)
+    # And the functions the parent's triggers call: one generated for a routing trigger under an older name
+    # (route_trigger renamed it) is recognised by its source and dropped.
+    called = [tuple(function.split('.', 1)) for function in triggers.get(parent_key, {}).values()]
+    functions = sorted(set([(layout.schema, layout.function_name(suffix)) for suffix in (ROUTING_SUFFIX, MOVER_SUFFIX)]
+                           + called))
     return Snapshot(
         relations=relations, children=[(child['schema'], child['name']) for child in children],
-        columns=_columns(conn, parents), triggers=_triggers(conn, parents),
+        columns=_columns(conn, parents), triggers=triggers,
         schemas=catalog.existing_schemas(conn, set([layout.schema] + [part.schema for part in layout.partitions])),
         servers=catalog.existing_servers(conn, set(part.server for part in layout.partitions if part.server)),
-        functions=catalog.function_sources(conn, functions), database=conn.info.dbname)
+        functions=catalog.function_sources(conn, functions), database=conn.info.dbname, **_objects(conn, parents))
 
 
 def read_shard(conn, layout):
@@ -148,14 +180,16 @@ def read_shard(conn, layout):
         relations=relations, columns=_columns(conn, tables), triggers=_triggers(conn, tables),
         schemas=catalog.existing_schemas(conn, schemas), database=conn.info.dbname,
         functions=catalog.function_sources(conn, [(schema, layout.function_name(GUARD_SUFFIX))
-                                                  for schema in schemas]))
+                                                  for schema in schemas]), **_objects(conn, tables))
 
 
 def read_plain(conn, layout):
     """One plain table."""
-    relations = catalog.relations(conn, [layout.qualified])
-    return Snapshot(relations=relations, columns=_columns(conn, relations),
-                    schemas=catalog.existing_schemas(conn, [layout.schema]), database=conn.info.dbname)
+    relations = catalog.relations(conn, [layout.qualified] + _sequences(layout))
+    tables = dict((key, row) for key, row in relations.items() if key == layout.qualified)
+    return Snapshot(relations=relations, columns=_columns(conn, tables),
+                    schemas=catalog.existing_schemas(conn, [layout.schema]), database=conn.info.dbname,
+                    **_objects(conn, tables))
 
 
 class LiveRows(object):

@@ -41,6 +41,9 @@ def plan(layout, snapshot, rows, render):
     """Wanted layout + snapshot -> (Plan, outcome); rows answers row checks, render turns SQL into text."""
     planner = planner_class(layout)(layout, snapshot, rows, render)
     outcome = planner.run()
+    # CREATE INDEX CONCURRENTLY and VALIDATE CONSTRAINT after the commit (schema.py).
+    for query in planner.deferred:
+        planner.plan.add(query, in_transaction=False)
     return planner.plan, outcome
 
 
