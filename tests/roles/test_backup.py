@@ -33,8 +33,10 @@ def variant():
     work = tempfile.mkdtemp(prefix='pgdist-backup-test-')
     os.chmod(work, 0o755)
     variant = Variant('backup', 55522, group_vars=dict(
-        pgdist_tables=pgbench_tables(4), pgdist_backup_enabled=True, pgdist_backup_repo_path=work + '/repo',
-        pgdist_backup_restore_points_dir=work + '/points', pgdist_backup_cipher_pass=CIPHER_PASS))
+        # The demo's application users are granted the demo's tables by name: none here.
+        pgdist_tables=pgbench_tables(4), pgdist_app_users=[], pgdist_backup_enabled=True,
+        pgdist_backup_repo_path=work + '/repo', pgdist_backup_restore_points_dir=work + '/points',
+        pgdist_backup_cipher_pass=CIPHER_PASS))
     variant.stanzas = dict((host, '%s-%s' % (host, variant.cluster(host))) for host in variant.hosts)
     try:
         yield variant

@@ -22,7 +22,8 @@ ITEMS = dict(name='items', columns=[dict(name='id', type='bigint', nullable=Fals
              primary_key=['id'], partition_by=dict(method='hash', key='id'), partition_count=8)
 # The moves copy by logical replication: wal_level logical on the shards, the replication user's password, and
 # on one machine every subscription connects from 127.0.0.1.
-GROUP_VARS = dict(pgdist_tables=[ITEMS], pgdist_replication_enabled=True,
+# The demo's application users are granted the demo's tables by name: none here.
+GROUP_VARS = dict(pgdist_tables=[ITEMS], pgdist_app_users=[], pgdist_replication_enabled=True,
                   pgdist_replication_password='Repl-rebalance-only', pgdist_replication_source_address='127.0.0.1')
 CHECKSUM = "SELECT count(*) || ' ' || md5(string_agg(id || ':' || payload, ',' ORDER BY id)) FROM items"
 SPREAD = """SELECT string_agg(srvname || '=' || n, ',' ORDER BY srvname) FROM (

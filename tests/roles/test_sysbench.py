@@ -1,6 +1,6 @@
 """sysbench's own schema deployed by pgdist_tables (issue 27, item 3) on inventories/local (the clusters of
 make demo and test_local_inventory, deployed already when this file runs after it), then sysbench 1.0's
-oltp_read_write through the coordinator.
+oltp_read_write through the coordinator as the application user library_app, over TCP with TLS.
 
 sbtest1 is sysbench's table (`sysbench oltp_read_write prepare` in Debian's sysbench 1.0.20: id SERIAL
 primary key, k INTEGER DEFAULT '0' NOT NULL, c CHAR(120) DEFAULT '' NOT NULL, pad CHAR(60) DEFAULT '' NOT
@@ -72,13 +72,14 @@ def test_sysbench_oltp_read_write_through_the_coordinator(deployed):
     LOCAL.psql('coordinator1', LOAD)
     assert LOCAL.psql('coordinator1', 'SELECT count(DISTINCT id), min(id), max(id) FROM sbtest1') == '%d|1|%d' % (
         ROWS, ROWS)
-    # As the postgres system user over the coordinator's socket (peer): no application user on main yet.
-    command = ['runuser', '-u', 'postgres', '--', 'sysbench', 'oltp_read_write', '--db-driver=pgsql',
-               '--pgsql-host=/var/run/postgresql', '--pgsql-port=%d' % LOCAL.port('coordinator1'),
-               '--pgsql-user=postgres', '--pgsql-db=library', '--tables=1', '--table-size=%d' % ROWS,
-               '--time=10', '--threads=2', '--report-interval=0', 'run']
+    # As the application user of make demo (pgdist_app_users, read_write, so sbtest1 and its sequence are
+    # granted), over TCP with TLS from an address of pgdist_app_networks, as an application connects.
+    command = ['sysbench', 'oltp_read_write', '--db-driver=pgsql', '--pgsql-host=127.0.0.1',
+               '--pgsql-port=%d' % LOCAL.port('coordinator1'), '--pgsql-user=library_app',
+               '--pgsql-password=library-app-demo-only', '--pgsql-db=library', '--tables=1',
+               '--table-size=%d' % ROWS, '--time=10', '--threads=2', '--report-interval=0', 'run']
     out = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
-                         timeout=120)
+                         timeout=120, env=dict(os.environ, PGSSLMODE='require'))
     assert out.returncode == 0, out.stdout
     transactions = int(re.search(r'transactions:\s+(\d+)', out.stdout).group(1))
     errors = int(re.search(r'ignored errors:\s+(\d+)', out.stdout).group(1))
