@@ -19,6 +19,8 @@
  *     commands postgres_fdw sends and the results it reads;
  *   - calls the features' observers where they may change a command (START,
  *     COMMIT), read what is pending, or answer early (async insert);
+ *   - sends the commands that only answer "command OK" with the next one,
+ *     in one message, when an observer allows it (fold.c);
  *   - runs the observers' transaction callbacks before postgres_fdw's (the
  *     early callback, registered once postgres_fdw has registered its own)
  *     and after it (the late callback, registered at load).
@@ -35,6 +37,7 @@
 #include "appname.h"
 #include "fdwconn.h"
 #include "settings.h"
+#include "shared.h"
 #include "util.h"
 
 /*
@@ -171,6 +174,7 @@ reset_conn(FdwConn *fc, void *arg)
 {
 	fc->state = REMOTE_XACT_NONE;
 	fc->gid[0] = '\0';
+	fold_reset(&fc->fold);
 	return true;
 }
 
@@ -207,6 +211,8 @@ register_conn(PGconn *conn)
 		fdw_conns = pgdist_hash("pgdist postgres_fdw connections", 16, sizeof(PGconn *), sizeof(FdwConn),
 								TopMemoryContext);
 	fc = (FdwConn *) hash_search(fdw_conns, &conn, HASH_ENTER, &found);
+	if (!found)
+		memset(&fc->fold, 0, sizeof(fc->fold));
 	reset_conn(fc, NULL);
 
 	/*
@@ -245,6 +251,7 @@ fdwconn_init(void)
 	if (!defined_here(dlsym(RTLD_DEFAULT, "PQsendQuery")))
 		elog(FATAL, "pgdist: its libpq functions are not the ones postgres_fdw would call");
 	RegisterXactCallback(late_xact_callback, NULL);
+	fold_init();
 }
 
 /* postgres_fdw's connection parameters with our application_name last (the last one wins). */
@@ -310,6 +317,7 @@ PQfinish(PGconn *conn)
 	if (fc != NULL)
 	{
 		NOTIFY(on_finish, fc);
+		fold_reset(&fc->fold);
 		if (conn == early_conn)
 			early_conn = NULL;
 		hash_search(fdw_conns, &conn, HASH_REMOVE, NULL);
@@ -422,18 +430,50 @@ advance(FdwConn *fc, const FdwCommand *command)
 	return sql;
 }
 
+/*
+ * Offers a command to fold.c (sql: the text to send, simple: it may travel in
+ * a simple-protocol message); FOLD_PASS: the caller sends it as asked.
+ */
+static FoldOutcome
+fold(FdwConn *fc, const FdwCommand *command, const char *sql, bool simple)
+{
+	FoldCommand fold = {command->sql, sql, simple && command->sql != NULL, false, false};
+
+	for (int i = 0; i < n_observers; i++)
+		if (observers[i]->may_fold && observers[i]->may_fold(fc))
+			fold.may_defer = true;
+	if (fold.simple && fold_lone_candidate(&fc->fold, sql))
+		for (int i = 0; i < n_observers; i++)
+			if (observers[i]->read_alone && observers[i]->read_alone(fc))
+				fold.alone = true;
+	return fold_command(fc->conn, &fc->fold, &fold);
+}
+
 PGDIST_EXPORT int
 PQsendQuery(PGconn *conn, const char *query)
 {
 	FdwConn    *fc = find_conn(conn);
 	FdwCommand	command = {SEND_QUERY, query, NULL, 0};
+	const char *sql;
 
 	if (fc == NULL || query == NULL)
 		return real_PQsendQuery(conn, query);
 	NOTIFY(before_send, fc, &command);
-	command.sql = advance(fc, &command);
-	if (!real_PQsendQuery(conn, command.sql))
-		return 0;
+	sql = advance(fc, &command);
+	switch (fold(fc, &command, sql, true))
+	{
+		case FOLD_SEND_FAILED:
+			return 0;
+		case FOLD_PASS:
+			fold_count_message();
+			if (!real_PQsendQuery(conn, sql))
+				return 0;
+			break;
+		case FOLD_ANSWERED:
+		case FOLD_SENT:
+			break;
+	}
+	command.sql = sql;
 	NOTIFY(on_sent, fc, &command);
 	return 1;
 }
@@ -451,9 +491,20 @@ PQsendQueryParams(PGconn *conn, const char *query, int nParams, const Oid *param
 									  paramLengths, paramFormats, resultFormat);
 	NOTIFY(before_send, fc, &command);
 	(void) advance(fc, &command);
-	if (!real_PQsendQueryParams(conn, query, nParams, paramTypes, paramValues,
-								paramLengths, paramFormats, resultFormat))
-		return 0;
+	switch (fold(fc, &command, query, nParams == 0 && resultFormat == 0))
+	{
+		case FOLD_SEND_FAILED:
+			return 0;
+		case FOLD_PASS:
+			fold_count_message();
+			if (!real_PQsendQueryParams(conn, query, nParams, paramTypes, paramValues,
+										paramLengths, paramFormats, resultFormat))
+				return 0;
+			break;
+		case FOLD_ANSWERED:
+		case FOLD_SENT:
+			break;
+	}
 	NOTIFY(on_sent, fc, &command);
 	return 1;
 }
@@ -469,6 +520,8 @@ PQsendPrepare(PGconn *conn, const char *stmtName, const char *query, int nParams
 		return real_PQsendPrepare(conn, stmtName, query, nParams, paramTypes);
 	NOTIFY(before_send, fc, &command);
 	(void) advance(fc, &command);
+	(void) fold(fc, &command, query, false);	/* never folded: what it depends on goes first */
+	fold_count_message();
 	if (!real_PQsendPrepare(conn, stmtName, query, nParams, paramTypes))
 		return 0;
 	NOTIFY(on_sent, fc, &command);
@@ -487,6 +540,8 @@ PQsendQueryPrepared(PGconn *conn, const char *stmtName, int nParams,
 		return real_PQsendQueryPrepared(conn, stmtName, nParams, paramValues, paramLengths,
 										paramFormats, resultFormat);
 	NOTIFY(before_send, fc, &command);
+	(void) fold(fc, &command, NULL, false);
+	fold_count_message();
 	if (!real_PQsendQueryPrepared(conn, stmtName, nParams, paramValues, paramLengths,
 								  paramFormats, resultFormat))
 		return 0;
@@ -498,6 +553,7 @@ PQsendQueryPrepared(PGconn *conn, const char *stmtName, int nParams,
 int
 fdwconn_send_own(FdwConn *fc, const char *sql)
 {
+	fold_count_message();
 	return real_PQsendQuery(fc->conn, sql);
 }
 
@@ -537,8 +593,12 @@ is_early(const PGresult *res)
 PGDIST_EXPORT int
 PQisBusy(PGconn *conn)
 {
+	FdwConn    *fc;
+
 	if (conn == early_conn && conn != NULL)
 		return 0;
+	if ((fc = find_conn(conn)) != NULL && fold_active(&fc->fold))
+		return fold_is_busy(conn, &fc->fold);
 	return real_PQisBusy(conn);
 }
 
@@ -558,8 +618,9 @@ PQgetResult(PGconn *conn)
 		early_conn = NULL;
 		return NULL;
 	}
-	res = real_PQgetResult(conn);
-	if ((fc = find_conn(conn)) != NULL)
+	fc = find_conn(conn);
+	res = fc != NULL && fold_active(&fc->fold) ? fold_get_result(conn, &fc->fold) : real_PQgetResult(conn);
+	if (fc != NULL)
 	{
 		if (res != NULL && fc->state == REMOTE_XACT_PREPARE_SENT &&
 			pgdist_test_contract_break != CONTRACT_BREAK_PREPARE_ANSWER)

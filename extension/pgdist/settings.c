@@ -13,6 +13,7 @@ bool		pgdist_two_phase_commit = true;
 bool		pgdist_read_committed = true;
 bool		pgdist_async_insert = true;
 bool		pgdist_refuse_key_updates = true;
+bool		pgdist_router = true;
 char	   *pgdist_database = NULL;
 int			pgdist_deadlock_check_interval = 2000;
 int			pgdist_recovery_interval = 10000;
@@ -47,6 +48,10 @@ pgdist_define_settings(void)
 							 "Refuses UPDATEs that assign a column deciding the placement of a foreign partition.",
 							 "PostgreSQL does not move such rows out of a foreign table; off lets the shard decide.",
 							 &pgdist_refuse_key_updates, true, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("pgdist.router",
+							 "Sends postgres_fdw's commands that only answer \"command OK\" with the next one, and a lone read's remote transaction in one message.",
+							 "Off sends every command of postgres_fdw's in its own round trip, as without pgdist.",
+							 &pgdist_router, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("pgdist.database",
 							   "Database whose foreign servers the pgdist maintenance worker looks after.",
 							   NULL, &pgdist_database, "postgres", PGC_POSTMASTER, 0, NULL, NULL, NULL);

@@ -8,6 +8,7 @@ extern bool pgdist_two_phase_commit;
 extern bool pgdist_read_committed;
 extern bool pgdist_async_insert;
 extern bool pgdist_refuse_key_updates;
+extern bool pgdist_router;
 extern char *pgdist_database;
 extern int	pgdist_deadlock_check_interval;
 extern int	pgdist_recovery_interval;

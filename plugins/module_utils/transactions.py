@@ -42,7 +42,8 @@ TESTED_MAJORS = (13, 14, 15, 16, 17, 18)
 # pgdist_coordinator_extension: force builds it on any major, and lets it start where it is not verified.
 FORCE = 'force'
 # pgdist_extension_settings: the extension's own settings (pgdist.<name>), documented in its README.
-EXTENSION_SETTINGS = dict(two_phase_commit=True, read_committed=True, async_insert=True, deadlock_check_interval='2s',
+EXTENSION_SETTINGS = dict(two_phase_commit=True, read_committed=True, async_insert=True, router=True,
+                          deadlock_check_interval='2s',
                           recovery_interval='10s', frozen_backend_timeout='20s', commit_timeout='10s')
 KEEPALIVES = dict(idle=10, interval=5, count=3)
 MANAGED_SETTINGS = (
@@ -80,7 +81,7 @@ def extension_settings(variables):
     if not wanted:
         return None
     settings = _checked(variables['extension_settings'], EXTENSION_SETTINGS, 'pgdist_extension_settings')
-    for name in ('two_phase_commit', 'read_committed', 'async_insert'):
+    for name in ('two_phase_commit', 'read_committed', 'async_insert', 'router'):
         settings[name] = flag(settings[name], 'pgdist_extension_settings.' + name)
     if wanted == FORCE:
         settings['allow_unverified_major'] = True

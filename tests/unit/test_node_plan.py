@@ -328,7 +328,7 @@ def test_distributed_transaction_settings():
     c1, s1, r1 = (plan['hosts'][host] for host in ('c1', 's1', 'r1'))
     assert dict((name, value) for name, value in c1['settings'].items() if name.startswith('pgdist.')) == {
         'pgdist.database': 'library', 'pgdist.two_phase_commit': True, 'pgdist.read_committed': True,
-        'pgdist.async_insert': True,
+        'pgdist.async_insert': True, 'pgdist.router': True,
         'pgdist.deadlock_check_interval': '2s', 'pgdist.recovery_interval': '10s',
         'pgdist.frozen_backend_timeout': '20s', 'pgdist.commit_timeout': '10s'}
     assert c1['settings']['shared_preload_libraries'] == 'pgdist'
