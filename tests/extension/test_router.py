@@ -5,6 +5,7 @@ import psycopg2
 import pytest
 
 from support.pgcluster import PG_MAJOR
+from support.pgdist_ext import pgbench, tpcb_invariant
 
 START_RR = 'START TRANSACTION ISOLATION LEVEL REPEATABLE READ'
 START_RC = 'START TRANSACTION ISOLATION LEVEL READ COMMITTED'
@@ -270,3 +271,13 @@ def test_prepared_statements_give_the_same_rows_and_writes(items, sessions, plan
         assert rows == [[('init',)]] * 5 + [[(router,)]] and writes == [1, 1]
         assert stored == [(router,), (router,)]
     assert items.prepared() == []
+
+
+@pytest.mark.parametrize('router', ['on', 'off'])
+def test_pgbench_initialization_through_the_coordinator(tpcb, router):
+    """pgbench -i -I G: TRUNCATE of every foreign partition (14+), then the rows, in one transaction."""
+    done = pgbench(tpcb.coordinator, '-i', '-q', '-I', 'G', '-s', '1', env=dict(PGOPTIONS='-c pgdist.router=' + router))
+    assert done.returncode == 0, done.stdout
+    assert tpcb.coordinator.query('SELECT count(*) FROM pgbench_accounts') == [(100000,)]
+    assert len(set(tpcb_invariant(tpcb.coordinator))) == 1
+    assert tpcb.prepared() == []
