@@ -34,7 +34,7 @@ ANSIBLE_INTEGRATION ?= 0
 ALL_ANSIBLE_CORE_VERSIONS := 2.16 2.17 2.18
 
 .PHONY: venv system-deps test test-full unit integration extension roles collection sanity lint molecule demo bench \
-	ansible-versions clean
+	ansible-versions docs release clean
 
 venv: $(VENV)/.installed
 
@@ -115,6 +115,12 @@ molecule: venv collection
 # BENCH_ARGS="--rows 100000 --skip-deploy" for a quick run.
 bench: venv system-deps
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# The README's variable reference from roles/*/meta/argument_specs.yml, then its table of contents from its
+# headings (the reference adds headings); the unit suite fails when either is stale.
+docs: venv
+	$(PY) scripts/readme-variables.py
+	$(PY) scripts/readme-toc.py
 
 clean:
 	rm -rf $(VENV) build tests/output
