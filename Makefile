@@ -122,5 +122,11 @@ docs: venv
 	$(PY) scripts/readme-variables.py
 	$(PY) scripts/readme-toc.py
 
+# The release tarball build/release/pgdist-cluster-<version>.tar.gz, after checking that changelogs/changelog.yaml
+# has galaxy.yml's version (antsibull-changelog release --version X.Y.Z cuts one); installs it into an empty
+# collections path and renders the ansible-doc page of every module, filter and role from there (scripts/release.py).
+release: venv
+	$(PY) scripts/release.py
+
 clean:
 	rm -rf $(VENV) build tests/output
