@@ -102,7 +102,8 @@ sanity: venv
 ansible-versions: system-deps
 	INTEGRATION=$(ANSIBLE_INTEGRATION) bash scripts/ansible-versions.sh $(ANSIBLE_CORE_VERSIONS)
 
-# ansible-lint --profile production over roles, playbooks and site.yml.
+# ansible-lint --profile production (yamllint rules included) over roles, playbooks, site.yml, inventories and
+# molecule (molecule.yml and each scenario's playbooks); settings in .ansible-lint.
 lint: venv
 	VENV=$(VENV) bash scripts/lint.sh
 
