@@ -11,7 +11,6 @@ never disturb inventories/local (make demo, test_local_inventory) or another tes
 
 import os
 import shutil
-import subprocess
 import tempfile
 
 import yaml
