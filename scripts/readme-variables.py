@@ -76,8 +76,7 @@ def rows(options, prefix=''):
         if spec.get('options'):
             # A list's entries or a dict's keys: pgdist_app_users[].name, pgdist_keepalives.idle.
             nested = prefix + name + ('[].' if spec.get('type') == 'list' else '.')
-            for row in rows(spec['options'], nested):
-                yield row
+            yield from rows(spec['options'], nested)
 
 
 def role_names(repo):
