@@ -34,7 +34,7 @@ ANSIBLE_INTEGRATION ?= 0
 ALL_ANSIBLE_CORE_VERSIONS := 2.16 2.17 2.18
 
 .PHONY: venv system-deps test test-full unit integration extension roles collection sanity lint molecule demo bench \
-	ansible-versions clean
+	ansible-versions docs release clean
 
 venv: $(VENV)/.installed
 
@@ -102,7 +102,8 @@ sanity: venv
 ansible-versions: system-deps
 	INTEGRATION=$(ANSIBLE_INTEGRATION) bash scripts/ansible-versions.sh $(ANSIBLE_CORE_VERSIONS)
 
-# ansible-lint --profile production over roles, playbooks and site.yml.
+# ansible-lint --profile production (yamllint rules included) over roles, playbooks, site.yml, inventories and
+# molecule (molecule.yml and each scenario's playbooks); settings in .ansible-lint.
 lint: venv
 	VENV=$(VENV) bash scripts/lint.sh
 
@@ -115,6 +116,18 @@ molecule: venv collection
 # BENCH_ARGS="--rows 100000 --skip-deploy" for a quick run.
 bench: venv system-deps
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# The README's variable reference from roles/*/meta/argument_specs.yml, then its table of contents from its
+# headings (the reference adds headings); the unit suite fails when either is stale.
+docs: venv
+	$(PY) scripts/readme-variables.py
+	$(PY) scripts/readme-toc.py
+
+# The release tarball build/release/pgdist-cluster-<version>.tar.gz, after checking that changelogs/changelog.yaml
+# has galaxy.yml's version (antsibull-changelog release --version X.Y.Z cuts one); installs it into an empty
+# collections path and renders the ansible-doc page of every module, filter and role from there (scripts/release.py).
+release: venv
+	$(PY) scripts/release.py
 
 clean:
 	rm -rf $(VENV) build tests/output

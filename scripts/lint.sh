@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# ansible-lint --profile production over whatever of roles/, playbooks/ and
-# site.yml exists, with this repository installed as pgdist.cluster so FQCNs
-# of our modules and roles resolve. Extra arguments go to ansible-lint.
+# ansible-lint --profile production (its yamllint rules included) over
+# whatever of roles/, playbooks/, site.yml, inventories/ (hosts and
+# group_vars) and molecule/ (each scenario's molecule.yml and its playbooks:
+# converge, side_effect, verify) exists, with this repository installed as
+# pgdist.cluster so FQCNs of our modules and roles resolve. Extra arguments go
+# to ansible-lint.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -11,11 +14,11 @@ export PATH="$venv/bin:$PATH"
 
 cd "$repo"
 targets=()
-for path in roles playbooks site.yml; do
+for path in roles playbooks site.yml inventories molecule; do
     [ -e "$path" ] && targets+=("$path")
 done
 if [ "${#targets[@]}" -eq 0 ]; then
-    echo "lint: no roles/, playbooks/ or site.yml yet; nothing to lint"
+    echo "lint: no roles/, playbooks/, site.yml, inventories/ or molecule/ yet; nothing to lint"
     exit 0
 fi
 

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: cluster_info
 short_description: Report the state of a pgdist cluster node (read only)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads, from one PostgreSQL node (usually the coordinator), its foreign servers and user mappings,
     its partitioned tables and inheritance parents with every partition or child, row counts per partition,

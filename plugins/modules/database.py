@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: database
 short_description: Manage a PostgreSQL database
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates a database, reconciles its owner, or drops it.
   - Encoding and locale are fixed when PostgreSQL creates a database. When an existing database differs

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: extension
 short_description: Manage a PostgreSQL extension in a database
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates an extension, updates its version, moves its schema, or drops it.
 options:

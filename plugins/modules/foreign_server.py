@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: foreign_server
 short_description: Manage a foreign server (CREATE/ALTER/DROP SERVER)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates a foreign server, reconciles its options and owner, or drops it.
   - An existing server is altered in place (C(ALTER SERVER ... OPTIONS (ADD/SET/DROP)), C(OWNER TO)) and never

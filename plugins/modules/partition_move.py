@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: partition_move
 short_description: Move one foreign partition to another shard while its table stays readable and writable
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs on the coordinator. Moves the foreign partition O(name) of a declaratively partitioned table from the shard
     it points at to the shard of the foreign server O(to_server), by logical replication, with a short pause of the

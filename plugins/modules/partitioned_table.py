@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: partitioned_table
 short_description: Manage a partitioned table spread over shards (declarative or inheritance partitioning)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates and reconciles one partitioned table with all its partitions in one transaction.
   - With O(side=coordinator) and O(partitioning=declarative), the parent is C(PARTITION BY RANGE|LIST|HASH) and each

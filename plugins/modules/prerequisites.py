@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: prerequisites
 short_description: Check that a host has the commands, Python modules, files and server headers the roles need
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Looks for each requirement on the managed host, changes nothing, and fails naming every package that is
     missing, what of it is missing and what needs it, before any role changes anything.

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: publication
 short_description: Manage a logical replication publication (CREATE/ALTER/DROP PUBLICATION)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates a publication in O(db), reconciles its tables (with PostgreSQL 15 row filters and column lists),
     schemas, published actions, C(publish_via_partition_root) and owner, or drops it.

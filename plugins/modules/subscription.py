@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: subscription
 short_description: Manage a logical replication subscription (CREATE/ALTER/DROP SUBSCRIPTION)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates a subscription in O(db) on the subscriber, reconciles its connection, publications and options,
     refreshes it, or drops it together with its replication slot on the publisher.

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: table_privileges
 short_description: Grant or revoke privileges on tables to a role
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Grants O(privileges) on each of O(tables) to O(role) when the role does not hold them yet
     (C(has_table_privilege), so privileges it holds as owner, through membership or through C(PUBLIC) count),

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: user
 short_description: Manage a PostgreSQL role, its attributes and password
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, alters or drops a role.
   - Passwords are sent as a SCRAM-SHA-256 verifier computed on the managed host, so the clear text never

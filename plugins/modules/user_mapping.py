@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: user_mapping
 short_description: Manage a user mapping for a foreign server
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, alters or drops the user mapping of one local role on one foreign server.
   - The C(password) option is a secret. It is compared with the stored one without being shown, and is

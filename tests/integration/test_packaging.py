@@ -5,6 +5,8 @@ import subprocess
 import sys
 import tarfile
 
+import yaml
+
 from support.ansible import REPO
 
 BIN = os.path.dirname(sys.executable)
@@ -22,7 +24,9 @@ def test_build_install_and_ansible_doc(tmp_path):
     run(tmp_path, os.path.join(BIN, 'ansible-galaxy'), 'collection', 'build', REPO,
         '--output-path', str(tmp_path / 'dist'))
     tarballs = os.listdir(tmp_path / 'dist')
-    assert tarballs == ['pgdist-cluster-0.1.0.tar.gz']
+    with open(os.path.join(REPO, 'galaxy.yml')) as handle:
+        version = yaml.safe_load(handle)['version']
+    assert tarballs == ['pgdist-cluster-%s.tar.gz' % version]
     tarball = str(tmp_path / 'dist' / tarballs[0])
     with tarfile.open(tarball) as archive:
         names = set(archive.getnames())

@@ -25,3 +25,34 @@ def test_a_heading_added_makes_it_stale(tmp_path):
     subprocess.run([sys.executable, str(script)], check=True)
     assert '- [A new section](#a-new-section)' in (tmp_path / 'README.md').read_text()
     assert subprocess.run(check, check=False).returncode == 0
+
+
+def test_variable_reference_is_current():
+    run = subprocess.run([sys.executable, os.path.join(REPO, 'scripts', 'readme-variables.py'), '--check'],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    assert run.returncode == 0, run.stdout
+
+
+def test_a_changed_argument_spec_makes_the_reference_stale(tmp_path):
+    # A copy of the script, the README and the specs, one default changed and one variable added.
+    (tmp_path / 'scripts').mkdir()
+    script = tmp_path / 'scripts' / 'readme-variables.py'
+    script.write_text(open(os.path.join(REPO, 'scripts', 'readme-variables.py')).read())
+    (tmp_path / 'README.md').write_text(open(os.path.join(REPO, 'README.md')).read())
+    for role in os.listdir(os.path.join(REPO, 'roles')):
+        spec = os.path.join(REPO, 'roles', role, 'meta', 'argument_specs.yml')
+        if os.path.exists(spec):
+            (tmp_path / 'roles' / role / 'meta').mkdir(parents=True)
+            (tmp_path / 'roles' / role / 'meta' / 'argument_specs.yml').write_text(open(spec).read())
+    specs = tmp_path / 'roles' / 'rebalance' / 'meta' / 'argument_specs.yml'
+    text = specs.read_text()
+    assert 'default: 600\n' in text
+    specs.write_text(text.replace('default: 600\n', 'default: 900\n') +
+                     '      pgdist_rebalance_new: {type: bool, default: false, description: "A <new> | option."}\n')
+    check = [sys.executable, str(script), '--check']
+    assert subprocess.run(check, check=False).returncode == 1
+    subprocess.run([sys.executable, str(script)], check=True)
+    readme = (tmp_path / 'README.md').read_text()
+    assert '| `pgdist_rebalance_catch_up_timeout` | int | `900` |' in readme
+    assert '| `pgdist_rebalance_new` | bool | `false` | A &lt;new&gt; \\| option. |' in readme
+    assert subprocess.run(check, check=False).returncode == 0
