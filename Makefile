@@ -118,10 +118,16 @@ bench: venv system-deps
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 # The README's variable reference from roles/*/meta/argument_specs.yml, then its table of contents from its
-# headings (the reference adds headings); the unit suite fails when either is stale.
-docs: venv
+# headings (the reference adds headings); the unit suite fails when either is stale. Then the README's diagrams:
+# docs/*.svg from their Graphviz sources docs/*.dot (Debian's graphviz; the .svg files are committed, so only
+# whoever edits a .dot needs dot).
+DIAGRAMS := $(patsubst %.dot,%.svg,$(wildcard docs/*.dot))
+docs: venv $(DIAGRAMS)
 	$(PY) scripts/readme-variables.py
 	$(PY) scripts/readme-toc.py
+
+docs/%.svg: docs/%.dot
+	dot -Tsvg $< -o $@
 
 # The release tarball build/release/pgdist-cluster-<version>.tar.gz, after checking that changelogs/changelog.yaml
 # has galaxy.yml's version (antsibull-changelog release --version X.Y.Z cuts one); installs it into an empty

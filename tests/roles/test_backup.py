@@ -120,13 +120,16 @@ def test_backup_restore_point_and_restore(variant):
         assert any(line.startswith('  %s: WAL archiving ok, ' % host) and ', 0 failures, ' in line for line in report), report
 
     # Writes through the coordinator; the restore point is taken while they go on, and they go on after it
-    # (40 s: on a loaded machine the restore point playbook outlasted a 25 s writer).
-    writers = pgbench(variant, '-c', '4', '-j', '2', '-T', '40', '-n', '-M', 'prepared')
+    # (60 s: under make test's other lane the restore point playbook outlasted a 40 s writer).
+    writers = pgbench(variant, '-c', '4', '-j', '2', '-T', '60', '-n', '-M', 'prepared')
     time.sleep(5)
     before = history(variant)
+    point_started = time.time()
     point = playbook(variant, 'restore_point.yml', pgdist_restore_point=POINT)
     after = history(variant)
     assert point.ok, failures(point)
+    assert writers.poll() is None, 'the writer ended before restore_point.yml did (it took %.0f s)' % (
+        time.time() - point_started)
     output = finished(writers)
     assert 'number of failed transactions: 0 ' in output, output
     (paused,) = messages(point, 'Say how long commits paused')

@@ -1,6 +1,9 @@
-"""The README's table of contents is the one scripts/readme-toc.py makes from its headings (it cannot drift)."""
+"""The README's table of contents is the one scripts/readme-toc.py makes from its headings (it cannot drift), its
+variable reference the one scripts/readme-variables.py makes from the argument specs, and its images exist with
+their Graphviz sources."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -56,3 +59,16 @@ def test_a_changed_argument_spec_makes_the_reference_stale(tmp_path):
     assert '| `pgdist_rebalance_catch_up_timeout` | int | `900` |' in readme
     assert '| `pgdist_rebalance_new` | bool | `false` | A &lt;new&gt; \\| option. |' in readme
     assert subprocess.run(check, check=False).returncode == 0
+
+
+def test_every_image_exists_and_every_diagram_has_its_source():
+    # The README shows the committed .svg files; make docs renders each from the .dot beside it.
+    readme = open(os.path.join(REPO, 'README.md')).read()
+    images = re.findall(r'!\[[^\]]*\]\(([^)\s]+)\)', readme)
+    assert 'docs/architecture.svg' in images and 'docs/dataflow.svg' in images, images
+    missing = [image for image in images if not os.path.isfile(os.path.join(REPO, image))]
+    assert not missing, 'README.md shows images that are not in the repository: %s' % missing
+    docs = os.path.join(REPO, 'docs')
+    unsourced = [name for name in sorted(os.listdir(docs))
+                 if name.endswith('.svg') and not os.path.isfile(os.path.join(docs, name[:-len('.svg')] + '.dot'))]
+    assert not unsourced, 'docs/ has diagrams without their Graphviz source: %s' % unsourced
