@@ -20,7 +20,8 @@
  *   - calls the features' observers where they may change a command (START,
  *     COMMIT), read what is pending, or answer early (async insert);
  *   - sends the commands that only answer "command OK" with the next one,
- *     in one message, when an observer allows it (fold.c);
+ *     in one message, when an observer allows it (fold.c), and a prepared
+ *     statement run once as one command with its values inline (prepared.c);
  *   - runs the observers' transaction callbacks before postgres_fdw's (the
  *     early callback, registered once postgres_fdw has registered its own)
  *     and after it (the late callback, registered at load).
@@ -32,6 +33,8 @@
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/memutils.h"
 
 #include "appname.h"
@@ -96,6 +99,8 @@ static PGresult *early_result = NULL;
 static char early_tuples[16];
 static PGconn *early_conn = NULL;
 static bool early_given = false;
+/* A node's error handed in place of the early answer (a statement prepared late that the node refused). */
+static PGresult *early_error = NULL;
 
 #define NOTIFY(member, ...) \
 	do { \
@@ -175,6 +180,7 @@ reset_conn(FdwConn *fc, void *arg)
 	fc->state = REMOTE_XACT_NONE;
 	fc->gid[0] = '\0';
 	fold_reset(&fc->fold);
+	prepared_reset(&fc->prepared);
 	return true;
 }
 
@@ -212,7 +218,10 @@ register_conn(PGconn *conn)
 								TopMemoryContext);
 	fc = (FdwConn *) hash_search(fdw_conns, &conn, HASH_ENTER, &found);
 	if (!found)
+	{
 		memset(&fc->fold, 0, sizeof(fc->fold));
+		memset(&fc->prepared, 0, sizeof(fc->prepared));
+	}
 	reset_conn(fc, NULL);
 
 	/*
@@ -318,6 +327,7 @@ PQfinish(PGconn *conn)
 	{
 		NOTIFY(on_finish, fc);
 		fold_reset(&fc->fold);
+		prepared_reset(&fc->prepared);
 		if (conn == early_conn)
 			early_conn = NULL;
 		hash_search(fdw_conns, &conn, HASH_REMOVE, NULL);
@@ -430,6 +440,16 @@ advance(FdwConn *fc, const FdwCommand *command)
 	return sql;
 }
 
+/* May commands on fc wait for the next one (an observer says so)? */
+static bool
+folding_on(FdwConn *fc)
+{
+	for (int i = 0; i < n_observers; i++)
+		if (observers[i]->may_fold && observers[i]->may_fold(fc))
+			return true;
+	return false;
+}
+
 /*
  * Offers a command to fold.c (sql: the text to send, simple: it may travel in
  * a simple-protocol message); FOLD_PASS: the caller sends it as asked.
@@ -437,11 +457,8 @@ advance(FdwConn *fc, const FdwCommand *command)
 static FoldOutcome
 fold(FdwConn *fc, const FdwCommand *command, const char *sql, bool simple)
 {
-	FoldCommand fold = {command->sql, sql, simple && command->sql != NULL, false, false};
+	FoldCommand fold = {command->sql, sql, simple && command->sql != NULL, folding_on(fc), false};
 
-	for (int i = 0; i < n_observers; i++)
-		if (observers[i]->may_fold && observers[i]->may_fold(fc))
-			fold.may_defer = true;
 	if (fold.simple && fold_lone_candidate(&fc->fold, sql))
 		for (int i = 0; i < n_observers; i++)
 			if (observers[i]->read_alone && observers[i]->read_alone(fc))
@@ -459,6 +476,15 @@ PQsendQuery(PGconn *conn, const char *query)
 	if (fc == NULL || query == NULL)
 		return real_PQsendQuery(conn, query);
 	NOTIFY(before_send, fc, &command);
+	if (prepared_deallocates_kept(&fc->prepared, query))
+	{
+		/* Never prepared on the node: answered here (the early answer exists since its PREPARE's). */
+		prepared_reset(&fc->prepared);
+		(void) fdwconn_answer_early(fc, 0);
+		pg_atomic_fetch_add_u64(&pgdist_shared->folded_commands, 1);
+		NOTIFY(on_sent, fc, &command);
+		return 1;
+	}
 	sql = advance(fc, &command);
 	switch (fold(fc, &command, sql, true))
 	{
@@ -520,12 +546,92 @@ PQsendPrepare(PGconn *conn, const char *stmtName, const char *query, int nParams
 		return real_PQsendPrepare(conn, stmtName, query, nParams, paramTypes);
 	NOTIFY(before_send, fc, &command);
 	(void) advance(fc, &command);
+	if (folding_on(fc) && prepared_defer(&fc->prepared, stmtName, query, nParams, paramTypes))
+	{
+		if (fdwconn_answer_early(fc, 0))
+		{
+			pg_atomic_fetch_add_u64(&pgdist_shared->folded_commands, 1);
+			NOTIFY(on_sent, fc, &command);
+			return 1;
+		}
+		prepared_reset(&fc->prepared);
+	}
 	(void) fold(fc, &command, query, false);	/* never folded: what it depends on goes first */
 	fold_count_message();
 	if (!real_PQsendPrepare(conn, stmtName, query, nParams, paramTypes))
 		return 0;
 	NOTIFY(on_sent, fc, &command);
 	return 1;
+}
+
+/* A kept statement's first execution, its values inline, as a simple command (the START kept goes with it). */
+static int
+send_inlined(FdwConn *fc, const FdwCommand *command, char *sql)
+{
+	FdwCommand	inlined = {SEND_QUERY, sql, NULL, 0};
+	int			sent = 1;
+
+	switch (fold(fc, &inlined, sql, true))
+	{
+		case FOLD_SEND_FAILED:
+			sent = 0;
+			break;
+		case FOLD_PASS:
+			fold_count_message();
+			sent = real_PQsendQuery(fc->conn, sql);
+			break;
+		case FOLD_ANSWERED:
+		case FOLD_SENT:
+			break;
+	}
+	pfree(sql);
+	if (sent)
+		NOTIFY(on_sent, fc, command);
+	return sent;
+}
+
+/*
+ * The kept statement goes to the node before an execution (its second, or
+ * one whose values cannot be inline), and its answer is read here, as
+ * postgres_fdw reads a PREPARE's. False when the node refused it: its error
+ * is then the execution's answer.
+ */
+static bool
+prepare_kept_now(FdwConn *fc)
+{
+	PreparedState *ps = &fc->prepared;
+	FdwCommand	prepare = {SEND_PREPARE, ps->sql, ps->name, 0};
+	PGresult   *res;
+	PGresult   *failed = NULL;
+	bool		sent;
+
+	(void) fold(fc, &prepare, ps->sql, false);	/* what it depends on goes first */
+	fold_count_message();
+	sent = real_PQsendPrepare(fc->conn, ps->name, ps->sql, 0, NULL);
+	prepared_reset(ps);
+	if (!sent)
+		return true;			/* libpq refused: so will it the execution, with its error */
+	while (real_PQisBusy(fc->conn))
+	{
+		(void) WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH,
+								 PQsocket(fc->conn), -1L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (!PQconsumeInput(fc->conn))
+			break;				/* the connection is lost: the execution reports it */
+	}
+	while ((res = real_PQgetResult(fc->conn)) != NULL)
+	{
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && failed == NULL)
+			failed = res;
+		else
+			real_PQclear(res);
+	}
+	if (failed == NULL)
+		return true;
+	(void) fdwconn_answer_early(fc, 0);
+	early_error = failed;
+	return false;
 }
 
 PGDIST_EXPORT int
@@ -540,6 +646,16 @@ PQsendQueryPrepared(PGconn *conn, const char *stmtName, int nParams,
 		return real_PQsendQueryPrepared(conn, stmtName, nParams, paramValues, paramLengths,
 										paramFormats, resultFormat);
 	NOTIFY(before_send, fc, &command);
+	if (prepared_kept(&fc->prepared, stmtName))
+	{
+		char	   *inlined = resultFormat == 0 ?
+			prepared_inline(conn, &fc->prepared, nParams, paramValues, paramFormats) : NULL;
+
+		if (inlined != NULL)
+			return send_inlined(fc, &command, inlined);
+		if (!prepare_kept_now(fc))
+			return 1;			/* the node's refusal is the execution's answer */
+	}
 	(void) fold(fc, &command, NULL, false);
 	fold_count_message();
 	if (!real_PQsendQueryPrepared(conn, stmtName, nParams, paramValues, paramLengths,
@@ -613,6 +729,12 @@ PQgetResult(PGconn *conn)
 		if (!early_given)
 		{
 			early_given = true;
+			if (early_error != NULL)
+			{
+				res = early_error;
+				early_error = NULL;
+				return res;
+			}
 			return early_result;
 		}
 		early_conn = NULL;

@@ -21,6 +21,7 @@
 
 #include "fdw_contract.h"
 #include "fold.h"
+#include "prepared.h"
 
 #define PGDIST_GID_LEN 96
 
@@ -42,6 +43,7 @@ typedef struct FdwConn
 	RemoteXactState state;
 	char		gid[PGDIST_GID_LEN];	/* its name once PREPARE was sent */
 	FoldState	fold;			/* commands kept for its next message (fold.c) */
+	PreparedState prepared;		/* a statement whose PREPARE was kept (prepared.c) */
 } FdwConn;
 
 /* How postgres_fdw sent a command (the libpq function). */

@@ -15,7 +15,7 @@ from support.pgdist_ext import EXTENSION_DIR, make_arguments
 # Bottom to top. A file may call files of lower layers and, without a cycle, files of its own layer.
 LAYERS = (
     ('shared helpers', ('util', 'settings', 'shared', 'appname')),
-    ('connection layer', ('fdw_contract', 'fold', 'fdwconn')),
+    ('connection layer', ('fdw_contract', 'fold', 'prepared', 'fdwconn')),
     ("pgdist's own connections", ('remote',)),
     ('features', ('async_insert', 'read_committed', 'twophase', 'router', 'recovery', 'restore_point', 'key_update',
                   'waitgraph', 'deadlock', 'deadlock_report', 'lock_waits', 'orphans')),

@@ -281,3 +281,84 @@ def test_pgbench_initialization_through_the_coordinator(tpcb, router):
     assert tpcb.coordinator.query('SELECT count(*) FROM pgbench_accounts') == [(100000,)]
     assert len(set(tpcb_invariant(tpcb.coordinator))) == 1
     assert tpcb.prepared() == []
+
+
+@pytest.mark.contract
+def test_a_one_row_insert_is_one_round_trip_with_its_start(items, sessions):
+    """postgres_fdw's PREPARE, execution and DEALLOCATE become one command with the values inline."""
+    on, off = sessions('on'), sessions('off')
+    for s in (on, off):
+        s.run('SELECT v FROM items WHERE id = 5')
+    try:
+        on.run('BEGIN')
+        trips, texts = on.traced_trips("INSERT INTO items VALUES (50, 'it''s \\ new')")
+        assert trips == [1, 0, 0]
+        assert texts[0] == [START_RC + "; INSERT INTO public.items_s1(id, v) VALUES ('50',  E'it''s \\\\ new')"]
+        on.run('COMMIT')
+        off.run('BEGIN')
+        trips, texts = off.traced_trips("INSERT INTO items VALUES (51, 'x')")
+        assert trips == [4, 0, 0]
+        off.run('COMMIT')
+        assert items.coordinator.query('SELECT id, v FROM items WHERE id IN (50, 51) ORDER BY id') == [
+            (50, "it's \\ new"), (51, 'x')]
+    finally:
+        items.coordinator.query('DELETE FROM items WHERE id IN (50, 51)')
+
+
+INSERTS = [
+    "INSERT INTO items VALUES (60, NULL) RETURNING id, v",
+    "INSERT INTO items VALUES (61, E'tab\\there, quote '' and \"') RETURNING v",
+    "INSERT INTO items VALUES (62, 'ünïcødé $1 $$') RETURNING length(v)",
+    "INSERT INTO items SELECT g, 'many ' || g FROM generate_series(63, 67) g RETURNING id",
+    "INSERT INTO items SELECT g, 'answered early' FROM generate_series(63, 67) g",
+    "INSERT INTO items SELECT g, 'two shards' FROM unnest(ARRAY[97, 98, 150, 151]) g RETURNING id",
+]
+INSERTED = 'id BETWEEN 60 AND 67 OR id IN (97, 98, 150, 151)'
+
+
+@pytest.mark.contract
+@pytest.mark.parametrize('statement', INSERTS)
+def test_inserts_give_the_same_rows_and_writes_with_the_router_and_without(items, sessions, statement):
+    # batch_size 1: each row is an execution of one prepared statement (the second one is prepared on the shard).
+    (options,) = items.coordinator.query("SELECT srvoptions FROM pg_foreign_server WHERE srvname = 's1'")[0]
+    batch_size = [o.split('=', 1)[1] for o in options if o.startswith('batch_size=')]
+    items.coordinator.query("ALTER SERVER s1 OPTIONS (%s batch_size '1')" % ('SET' if batch_size else 'ADD'))
+    results = {}
+    try:
+        for router in ('on', 'off'):
+            s = sessions(router)
+            for block in (False, True):
+                if block:
+                    s.run('BEGIN')
+                returned = s.run(statement)
+                stored = s.run('SELECT id, v FROM items WHERE %s ORDER BY id' % INSERTED)
+                s.run('ROLLBACK' if block else 'DELETE FROM items WHERE ' + INSERTED)
+                results[router, block] = returned, stored
+    finally:
+        items.coordinator.query("ALTER SERVER s1 OPTIONS (%s)" % (
+            "SET batch_size '%s'" % batch_size[0] if batch_size else 'DROP batch_size'))
+    assert results['on', False] == results['off', False] == results['on', True] == results['off', True]
+    assert results['on', False][0] != []
+    assert items.prepared() == []
+
+
+@pytest.mark.contract
+@pytest.mark.parametrize('router', ['on', 'off'])
+def test_an_insert_refused_by_the_shard_keeps_its_sqlstate(items, sessions, router):
+    items.as_fdw_user(0, "ALTER TABLE items_s1 ADD CONSTRAINT no_bad_insert CHECK (v <> 'refused')")
+    s = sessions(router)
+    try:
+        for block in (False, True):
+            if block:
+                s.run('BEGIN')
+            with pytest.raises(psycopg2.Error) as failed:
+                s.run("INSERT INTO items VALUES (70, 'refused')")
+            assert failed.value.pgcode == '23514'
+            if block:
+                s.run('ROLLBACK')
+            assert s.run("INSERT INTO items VALUES (71, 'fine') RETURNING v") == [('fine',)]
+            s.run('DELETE FROM items WHERE id = 71')
+    finally:
+        items.as_fdw_user(0, 'ALTER TABLE items_s1 DROP CONSTRAINT no_bad_insert')
+        items.coordinator.query('DELETE FROM items WHERE id IN (70, 71)')
+    assert items.prepared() == []
