@@ -5,6 +5,8 @@ import os
 import re
 import sys
 
+import readme_block  # beside this script, on sys.path when it runs
+
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'README.md')
 START, END = '<!-- toc -->', '<!-- /toc -->'
 
@@ -34,19 +36,8 @@ def contents(text):
 
 
 def main(argv):
-    with open(README) as handle:
-        text = handle.read()
-    if START not in text or END not in text:
-        sys.exit('%s: no %s ... %s block' % (README, START, END))
-    head, rest = text.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    new = '%s%s\n%s\n%s%s' % (head, START, contents(text), END, tail)
-    if '--check' in argv:
-        if new != text:
-            sys.exit('README.md: the table of contents is stale; run scripts/readme-toc.py')
-        return
-    with open(README, 'w') as handle:
-        handle.write(new)
+    readme_block.rewrite(README, START, END, lambda text: contents(text) + '\n', argv,
+                         'README.md: the table of contents is stale; run scripts/readme-toc.py')
 
 
 if __name__ == '__main__':

@@ -9,6 +9,8 @@ import sys
 
 import yaml
 
+import readme_block  # beside this script, on sys.path when it runs
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(REPO, 'README.md')
 START, END = '<!-- variables -->', '<!-- /variables -->'
@@ -97,20 +99,9 @@ def reference(repo):
 
 
 def main(argv):
-    with open(README) as handle:
-        text = handle.read()
-    if START not in text or END not in text:
-        sys.exit('%s: no %s ... %s block' % (README, START, END))
-    head, rest = text.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    new = '%s%s\n%s%s%s' % (head, START, reference(REPO), END, tail)
-    if '--check' in argv:
-        if new != text:
-            sys.exit('README.md: the variable reference differs from roles/*/meta/argument_specs.yml; '
-                     'run scripts/readme-variables.py (or make docs)')
-        return
-    with open(README, 'w') as handle:
-        handle.write(new)
+    readme_block.rewrite(README, START, END, lambda text: reference(REPO), argv,
+                         'README.md: the variable reference differs from roles/*/meta/argument_specs.yml; '
+                         'run scripts/readme-variables.py (or make docs)')
 
 
 if __name__ == '__main__':

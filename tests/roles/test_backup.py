@@ -60,13 +60,6 @@ def messages(run, task):
             if entry['task']['name'].split(' : ')[-1] == task for result in entry['hosts'].values() if result.get('msg')]
 
 
-def failures(run):
-    """(host, task, message) of every failed task of a run, for assertion messages."""
-    return [(host, entry['task']['name'], result.get('msg'), (result.get('stderr') or '')[-800:])
-            for play in (run.data or {}).get('plays', []) for entry in play['tasks']
-            for host, result in entry['hosts'].items() if result.get('failed')] or run.stdout[-3000:]
-
-
 def pgbench(variant, *args):
     return subprocess.Popen(['runuser', '-u', 'postgres', '--', PGBENCH, '-h', '/var/run/postgresql', '-p',
                              str(variant.port('coordinator1'))] + list(args) + ['library'],
@@ -108,11 +101,11 @@ def test_backup_restore_point_and_restore(variant):
     # The roles made the tables; pgbench fills them through the coordinator, then the first backup.
     finished(pgbench(variant, '-i', '-q', '-I', 'G', '-s', '1'))
     run = playbook(variant, 'backup.yml', pgdist_backup_type='full')
-    assert run.ok, failures(run)
+    assert run.ok, run.report('backup.yml')
     assert len(messages(run, 'Say what was backed up')) == 3
     backed_up = time.time()
     status = playbook(variant, 'status.yml')
-    assert status.ok, failures(status)
+    assert status.ok, status.report('status.yml')
     (report,) = messages(status, 'Cluster status')
     for host in variant.hosts:
         assert any(line.startswith('  %s: last backup full ' % host) and line.endswith(', 1 in the repository')
@@ -127,7 +120,7 @@ def test_backup_restore_point_and_restore(variant):
     point_started = time.time()
     point = playbook(variant, 'restore_point.yml', pgdist_restore_point=POINT)
     after = history(variant)
-    assert point.ok, failures(point)
+    assert point.ok, point.report('restore_point.yml')
     assert writers.poll() is None, 'the writer ended before restore_point.yml did (it took %.0f s)' % (
         time.time() - point_started)
     output = finished(writers)
@@ -161,7 +154,7 @@ def test_backup_restore_point_and_restore(variant):
     restore_started = time.time()
     restored_run = playbook(variant, 'restore.yml', pgdist_restore_point=POINT)
     restored_at = time.time()
-    assert restored_run.ok, failures(restored_run)
+    assert restored_run.ok, restored_run.report('restore.yml')
     overwritten = messages(restored_run, 'Say what will be overwritten')
     assert len(overwritten) == 3 and all('is overwritten with backup' in text for text in overwritten), overwritten
     restored = history(variant)

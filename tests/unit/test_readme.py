@@ -10,17 +10,29 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def test_table_of_contents_is_current():
-    run = subprocess.run([sys.executable, os.path.join(REPO, 'scripts', 'readme-toc.py'), '--check'],
+def check_current(script):
+    """scripts/<script> --check on the README: exit 0, or what it says is stale."""
+    run = subprocess.run([sys.executable, os.path.join(REPO, 'scripts', script), '--check'],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     assert run.returncode == 0, run.stdout
 
 
+def copy_script(tmp_path, script):
+    """A copy of scripts/<script> and of the module it shares with the other README script, under tmp_path (the
+    scripts read the README beside them): its path."""
+    (tmp_path / 'scripts').mkdir()
+    for name in (script, 'readme_block.py'):
+        (tmp_path / 'scripts' / name).write_text(open(os.path.join(REPO, 'scripts', name)).read())
+    return tmp_path / 'scripts' / script
+
+
+def test_table_of_contents_is_current():
+    check_current('readme-toc.py')
+
+
 def test_a_heading_added_makes_it_stale(tmp_path):
     # The check reads the README next to the script: run a copy beside an edited README.
-    (tmp_path / 'scripts').mkdir()
-    script = tmp_path / 'scripts' / 'readme-toc.py'
-    script.write_text(open(os.path.join(REPO, 'scripts', 'readme-toc.py')).read())
+    script = copy_script(tmp_path, 'readme-toc.py')
     readme = open(os.path.join(REPO, 'README.md')).read()
     (tmp_path / 'README.md').write_text(readme + '\n## A new section\n')
     check = [sys.executable, str(script), '--check']
@@ -31,16 +43,12 @@ def test_a_heading_added_makes_it_stale(tmp_path):
 
 
 def test_variable_reference_is_current():
-    run = subprocess.run([sys.executable, os.path.join(REPO, 'scripts', 'readme-variables.py'), '--check'],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
-    assert run.returncode == 0, run.stdout
+    check_current('readme-variables.py')
 
 
 def test_a_changed_argument_spec_makes_the_reference_stale(tmp_path):
     # A copy of the script, the README and the specs, one default changed and one variable added.
-    (tmp_path / 'scripts').mkdir()
-    script = tmp_path / 'scripts' / 'readme-variables.py'
-    script.write_text(open(os.path.join(REPO, 'scripts', 'readme-variables.py')).read())
+    script = copy_script(tmp_path, 'readme-variables.py')
     (tmp_path / 'README.md').write_text(open(os.path.join(REPO, 'README.md')).read())
     for role in os.listdir(os.path.join(REPO, 'roles')):
         spec = os.path.join(REPO, 'roles', role, 'meta', 'argument_specs.yml')
