@@ -113,8 +113,12 @@ queue_declares(const FoldState *fs, const char *cursor)
 	return starts_with(declare + strlen(SEPARATOR), prefix);
 }
 
+/*
+ * Keeps sql, which answers statements results (a START that imports a
+ * snapshot is two: snapshot.c).
+ */
 static void
-queue_append(FoldState *fs, const char *sql)
+queue_append(FoldState *fs, const char *sql, int statements)
 {
 	int			needed = fs->queue_len + strlen(sql) + sizeof(SEPARATOR);
 
@@ -132,7 +136,18 @@ queue_append(FoldState *fs, const char *sql)
 	fs->queue_len += strlen(sql);
 	memcpy(fs->queue + fs->queue_len, SEPARATOR, sizeof(SEPARATOR));	/* with its '\0' */
 	fs->queue_len += strlen(SEPARATOR);
-	fs->queued++;
+	fs->queued += statements;
+}
+
+/* The statements of a START (ours, without literals that could hold a separator). */
+static int
+start_statements(const char *start)
+{
+	int			n = 1;
+
+	for (const char *p = strstr(start, SEPARATOR); p != NULL; p = strstr(p + 1, SEPARATOR))
+		n++;
+	return n;
 }
 
 static void
@@ -475,7 +490,7 @@ fold_command(PGconn *conn, FoldState *fs, const FoldCommand *command)
 		}
 		/* Anything else needs a remote transaction again: the same START goes first. */
 		fs->alone_done = false;
-		queue_append(fs, fs->start);
+		queue_append(fs, fs->start, start_statements(fs->start));
 		fs->start_queued = true;
 	}
 
@@ -507,7 +522,8 @@ fold_command(PGconn *conn, FoldState *fs, const FoldCommand *command)
 		}
 		else if (starts_with(original, "DECLARE c"))
 			fs->declare_queued = true;
-		queue_append(fs, command->sql);
+		queue_append(fs, command->sql,
+					 starts_with(original, FDW_START_PREFIX) ? start_statements(command->sql) : 1);
 		pg_atomic_fetch_add_u64(&pgdist_shared->folded_commands, 1);
 		answer(conn, fs, PGRES_COMMAND_OK);
 		return FOLD_ANSWERED;

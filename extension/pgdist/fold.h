@@ -32,7 +32,7 @@ typedef struct FoldState
 	char	   *queue;			/* the commands kept, each followed by "; " (TopMemoryContext) */
 	int			queue_len;
 	int			queue_size;
-	int			queued;			/* how many */
+	int			queued;			/* how many statements (the answers they give) */
 	bool		start_queued;	/* the first of them starts the remote transaction */
 	bool		declare_queued; /* a DECLARE is among them */
 	char	   *start;			/* that START, kept for a remote transaction started again */

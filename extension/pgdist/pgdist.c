@@ -12,6 +12,8 @@
  *     restore points consistent across nodes (restore_point.c);
  *   - give READ COMMITTED coordinator transactions READ COMMITTED remote
  *     transactions (read_committed.c);
+ *   - take a read's snapshots on every node at one moment when no two-phase
+ *     commit is half done (snapshot.c);
  *   - send the later batches of an INSERT without waiting (async_insert.c);
  *   - send single-shard statements in fewer round trips, a lone read in one
  *     (router.c, over the connection layer's fold.c);
@@ -41,6 +43,7 @@
 #include "router.h"
 #include "settings.h"
 #include "shared.h"
+#include "snapshot.h"
 #include "twophase.h"
 #include "worker.h"
 
@@ -74,6 +77,7 @@ _PG_init(void)
 	 */
 	pgdist_async_insert_init();
 	pgdist_read_committed_init();
+	pgdist_snapshot_init();
 	pgdist_twophase_init();
 	pgdist_router_init();
 	pgdist_key_update_init();
@@ -86,15 +90,17 @@ Datum
 pgdist_stats(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[12];
-	bool		nulls[12];
+	Datum		values[15];
+	bool		nulls[15];
 	pg_atomic_uint64 *const counters[] = {
 		&pgdist_shared->one_phase_commits, &pgdist_shared->two_phase_commits,
 		&pgdist_shared->prepared_resolved, &pgdist_shared->deadlocks_broken,
 		&pgdist_shared->orphans_terminated, NULL,
 		&pgdist_shared->routed_statements, &pgdist_shared->fallback_statements,
 		&pgdist_shared->lone_reads, &pgdist_shared->lone_retries,
-		&pgdist_shared->folded_commands, &pgdist_shared->remote_messages
+		&pgdist_shared->folded_commands, &pgdist_shared->remote_messages,
+		&pgdist_shared->consistent_snapshots, &pgdist_shared->snapshot_wait_us,
+		&pgdist_shared->snapshot_pause_us
 	};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)

@@ -16,6 +16,17 @@ extern int	pgdist_frozen_backend_timeout;
 extern int	pgdist_commit_timeout;
 extern bool pgdist_allow_unverified_major;
 
+/* pgdist.consistent_reads: which reads take their snapshots on every node at one cut (snapshot.c). */
+typedef enum ConsistentReads
+{
+	CONSISTENT_READS_OFF,
+	CONSISTENT_READS_REPEATABLE_READ,	/* REPEATABLE READ and SERIALIZABLE transactions */
+	CONSISTENT_READS_ALL		/* those, and single READ COMMITTED statements reading several nodes */
+} ConsistentReads;
+
+extern int	pgdist_consistent_reads;
+extern int	pgdist_consistent_reads_timeout;
+
 /* pgdist.test_contract_break: for tests only, postgres_fdw as if it broke what pgdist relies on. */
 typedef enum ContractBreak
 {

@@ -51,6 +51,9 @@ startup_shmem(void)
 		pg_atomic_init_u64(&pgdist_shared->lone_retries, 0);
 		pg_atomic_init_u64(&pgdist_shared->routed_statements, 0);
 		pg_atomic_init_u64(&pgdist_shared->fallback_statements, 0);
+		pg_atomic_init_u64(&pgdist_shared->consistent_snapshots, 0);
+		pg_atomic_init_u64(&pgdist_shared->snapshot_wait_us, 0);
+		pg_atomic_init_u64(&pgdist_shared->snapshot_pause_us, 0);
 		SpinLockInit(&pgdist_shared->mutex);
 	}
 	LWLockRelease(AddinShmemInitLock);

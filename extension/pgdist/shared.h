@@ -32,6 +32,9 @@ typedef struct PgdistShared
 	pg_atomic_uint64 lone_retries;	/* lone reads whose rows did not all come, scanned again */
 	pg_atomic_uint64 routed_statements; /* statements the router let read alone */
 	pg_atomic_uint64 fallback_statements;	/* statements with foreign scans it did not */
+	pg_atomic_uint64 consistent_snapshots;	/* cuts taken on every node at once (snapshot.c) */
+	pg_atomic_uint64 snapshot_wait_us;	/* their time waiting for two-phase commits in progress */
+	pg_atomic_uint64 snapshot_pause_us; /* their time holding two-phase commits back */
 	slock_t		mutex;			/* protects slots */
 	DeadlockSlot slots[PGDIST_DEADLOCK_SLOTS];
 } PgdistShared;

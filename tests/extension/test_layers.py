@@ -17,7 +17,7 @@ LAYERS = (
     ('shared helpers', ('util', 'settings', 'shared', 'appname')),
     ('connection layer', ('fdw_contract', 'fold', 'prepared', 'fdwconn')),
     ("pgdist's own connections", ('remote',)),
-    ('features', ('async_insert', 'read_committed', 'twophase', 'router', 'recovery', 'restore_point', 'key_update',
+    ('features', ('async_insert', 'read_committed', 'snapshot', 'twophase', 'router', 'recovery', 'restore_point', 'key_update',
                   'waitgraph', 'deadlock', 'deadlock_report', 'lock_waits', 'orphans')),
     ('maintenance worker', ('worker',)),
     ('loading', ('pgdist',)),
