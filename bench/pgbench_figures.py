@@ -20,7 +20,8 @@ from the same server role (a coordinator without shards). pgbench then runs on b
   pgbench_detector_cost_ratio   tpcb-like TPS with the deadlock detector / without it
 
 After the runs TPC-B's invariant is checked through the coordinator: the sums of account,
-teller and branch balances and of history deltas are equal.
+teller and branch balances and of history deltas are equal. Then sysbench runs on the same clusters
+(bench/sysbench_figures.py).
 """
 
 import os
@@ -34,6 +35,8 @@ import yaml
 
 from support.ansible import run_playbook
 from support.pgbench_tables import TPCB_SUMS, pgbench_tables
+from support.sysbench_tables import sbtest
+from sysbench_figures import sysbench_figures
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DB = 'pgbench'
@@ -57,7 +60,7 @@ def inventories(workdir):
         'distributed': (dict(coordinator=dict(hosts=dict(pgb_coordinator=_host('coordinator', 0))),
                              shards=dict(hosts=dict(('pgb_shard%d' % i, _host('shard%d' % i, i))
                                                     for i in range(1, SHARDS + 1)))),
-                        dict(common, pgdist_tables=pgbench_tables(SHARDS))),
+                        dict(common, pgdist_tables=pgbench_tables(SHARDS) + [sbtest(SHARDS)])),
         # A plain server: the one node pgbench is compared with.
         'single': (dict(coordinator=dict(hosts=dict(pgb_single=_host('single', SHARDS + 1)))),
                    dict(common, pgdist_coordinator_extension=False)),
@@ -267,6 +270,11 @@ def pgbench_figures(args, figures, table, log):
         drop_clusters()
         set_up(paths, str(args.pgbench_scale), log)
         report(*run_all(workload, args.pgbench_seconds, log), figures=figures, table=table)
+        try:
+            sysbench_figures(args.pgbench_seconds, COORDINATOR, SINGLE, DB, psql, figures, table, log)
+        except SystemExit as failed:    # the pgbench figures are printed all the same
+            log('sysbench failed: %s' % failed)
+            table.append(('sysbench', 'FAILED', str(failed)[:300]))
     finally:
         if not args.keep:
             drop_clusters()

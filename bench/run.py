@@ -27,6 +27,8 @@ whose clusters have their own names and ports (the demo clusters are left alone)
 
 pgbench figures (bench/pgbench_figures.py): pgbench_tpcb_ratio, pgbench_select_ratio, the share of
 failed transactions, the cost of two-phase commit and of the deadlock detector, TPC-B's invariant.
+sysbench figures on the same clusters (bench/sysbench_figures.py): sysbench_point_select_ratio,
+sysbench_read_write_ratio (coordinator / one node), router on and off.
 
 Consistent reads figures (bench/snapshot_figures.py): tpcb-like throughput and latency with REPEATABLE READ
 readers summing every balance, pgdist.consistent_reads on and off, the readers' torn sums, a cut's wait and the
