@@ -466,6 +466,32 @@ fold(FdwConn *fc, const FdwCommand *command, const char *sql, bool simple)
 	return fold_command(fc->conn, &fc->fold, &fold);
 }
 
+/* A command with its values inline, sent as a simple one (the commands kept go with it); observers see command. */
+static int
+send_inlined(FdwConn *fc, const FdwCommand *command, char *sql)
+{
+	FdwCommand	inlined = {SEND_QUERY, sql, NULL, 0};
+	int			sent = 1;
+
+	switch (fold(fc, &inlined, sql, true))
+	{
+		case FOLD_SEND_FAILED:
+			sent = 0;
+			break;
+		case FOLD_PASS:
+			fold_count_message();
+			sent = real_PQsendQuery(fc->conn, sql);
+			break;
+		case FOLD_ANSWERED:
+		case FOLD_SENT:
+			break;
+	}
+	pfree(sql);
+	if (sent)
+		NOTIFY(on_sent, fc, command);
+	return sent;
+}
+
 PGDIST_EXPORT int
 PQsendQuery(PGconn *conn, const char *query)
 {
@@ -511,12 +537,17 @@ PQsendQueryParams(PGconn *conn, const char *query, int nParams, const Oid *param
 {
 	FdwConn    *fc = find_conn(conn);
 	FdwCommand	command = {SEND_QUERY_PARAMS, query, NULL, resultFormat};
+	char	   *inlined;
 
 	if (fc == NULL || query == NULL)
 		return real_PQsendQueryParams(conn, query, nParams, paramTypes, paramValues,
 									  paramLengths, paramFormats, resultFormat);
 	NOTIFY(before_send, fc, &command);
 	(void) advance(fc, &command);
+	/* Untyped text parameters, as postgres_fdw sends them (it casts each $n in the text itself). */
+	if (nParams > 0 && paramTypes == NULL && resultFormat == 0 && folding_on(fc) &&
+		(inlined = prepared_with_values(conn, query, nParams, paramValues, paramFormats)) != NULL)
+		return send_inlined(fc, &command, inlined);
 	switch (fold(fc, &command, query, nParams == 0 && resultFormat == 0))
 	{
 		case FOLD_SEND_FAILED:
@@ -562,32 +593,6 @@ PQsendPrepare(PGconn *conn, const char *stmtName, const char *query, int nParams
 		return 0;
 	NOTIFY(on_sent, fc, &command);
 	return 1;
-}
-
-/* A kept statement's first execution, its values inline, as a simple command (the START kept goes with it). */
-static int
-send_inlined(FdwConn *fc, const FdwCommand *command, char *sql)
-{
-	FdwCommand	inlined = {SEND_QUERY, sql, NULL, 0};
-	int			sent = 1;
-
-	switch (fold(fc, &inlined, sql, true))
-	{
-		case FOLD_SEND_FAILED:
-			sent = 0;
-			break;
-		case FOLD_PASS:
-			fold_count_message();
-			sent = real_PQsendQuery(fc->conn, sql);
-			break;
-		case FOLD_ANSWERED:
-		case FOLD_SENT:
-			break;
-	}
-	pfree(sql);
-	if (sent)
-		NOTIFY(on_sent, fc, command);
-	return sent;
 }
 
 /*

@@ -23,6 +23,11 @@
  * PREPARED_MAX_INLINE_PARAMS parameters or PREPARED_MAX_INLINE_BYTES of
  * values, a text this scanner does not know: comments, dollar quotes) is
  * prepared on the node at its first execution instead.
+ *
+ * The same text with values serves postgres_fdw's commands sent with
+ * parameters (a generic plan's DECLARE, a pushed-down UPDATE by a
+ * parameter): as simple commands they fold like those of a custom plan, and
+ * a read pinned by a parameter is a lone read.
  */
 #include "postgres.h"
 
@@ -100,19 +105,17 @@ quoted_end(const char *p, char quote, bool backslash_escapes)
 }
 
 /*
- * The kept statement's text with its parameters' values as literals, for
- * its first execution (palloc'd), or NULL when it must be prepared on the
- * node. Marks the statement as not on the node.
+ * sql with each $n replaced by its value as a quoted literal (palloc'd), or
+ * NULL when the values cannot be shown so.
  */
 char *
-prepared_inline(PGconn *conn, PreparedState *ps, int nParams, const char *const *values, const int *formats)
+prepared_with_values(PGconn *conn, const char *sql, int nParams, const char *const *values, const int *formats)
 {
 	StringInfoData out;
 	size_t		bytes = 0;
-	const char *sql = ps->sql;
 	const char *p = sql;
 
-	if (ps->phase != PREPARED_DEFERRED || nParams > PREPARED_MAX_INLINE_PARAMS)
+	if (nParams > PREPARED_MAX_INLINE_PARAMS)
 		return NULL;
 	for (int i = 0; i < nParams; i++)
 	{
@@ -168,8 +171,24 @@ prepared_inline(PGconn *conn, PreparedState *ps, int nParams, const char *const 
 		pfree(out.data);
 		return NULL;
 	}
-	ps->phase = PREPARED_INLINED;
 	return out.data;
+}
+
+/*
+ * The kept statement's text with its values for its first execution
+ * (palloc'd), or NULL when it must be prepared on the node. Marks the
+ * statement as not on the node.
+ */
+char *
+prepared_inline(PGconn *conn, PreparedState *ps, int nParams, const char *const *values, const int *formats)
+{
+	char	   *sql;
+
+	if (ps->phase != PREPARED_DEFERRED ||
+		(sql = prepared_with_values(conn, ps->sql, nParams, values, formats)) == NULL)
+		return NULL;
+	ps->phase = PREPARED_INLINED;
+	return sql;
 }
 
 /* Is sql postgres_fdw's DEALLOCATE of the statement kept here (nothing to deallocate on the node)? */

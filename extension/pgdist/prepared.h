@@ -28,6 +28,8 @@ typedef struct PreparedState
 extern bool prepared_defer(PreparedState *ps, const char *name, const char *sql, int nParams,
 						   const Oid *paramTypes);
 extern bool prepared_kept(const PreparedState *ps, const char *name);
+extern char *prepared_with_values(PGconn *conn, const char *sql, int nParams, const char *const *values,
+								  const int *formats);
 extern char *prepared_inline(PGconn *conn, PreparedState *ps, int nParams, const char *const *values,
 							 const int *formats);
 extern bool prepared_deallocates_kept(const PreparedState *ps, const char *sql);

@@ -250,10 +250,13 @@ def expected_rows(statement):
     return [('init',)] if statement.startswith('SELECT') else 1
 
 
+KEY_TEXT = dict(force_custom_plan='WHERE ((id = 5))', force_generic_plan="WHERE ((id = '5'::integer))")
+
+
 @pytest.mark.parametrize('plan', ['force_custom_plan', 'force_generic_plan'])
 def test_prepared_statements_give_the_same_rows_and_writes(items, sessions, plan):
-    """Generic plans send parameters: their DECLARE and UPDATE cannot ride in a simple message, the START kept
-    goes first alone (today's round trip)."""
+    """Generic plans send parameters: pgdist sends them as literals, so their DECLARE and UPDATE fold as a custom
+    plan's do."""
     results = {}
     for router in ('on', 'off'):
         s = sessions(router)
@@ -266,6 +269,10 @@ def test_prepared_statements_give_the_same_rows_and_writes(items, sessions, plan
         rows.append(s.run('EXECUTE r(7)'))
         s.run('COMMIT')
         results[router] = rows, writes, items.coordinator.query('SELECT v FROM items WHERE id IN (7, 107) ORDER BY id')
+        if router == 'on':
+            # A read pinned by a parameter is a lone read too: one round trip.
+            rows, trips, texts = s.traced('EXECUTE r(5)')
+            assert rows == [('init',)] and trips == [1, 0, 0] and KEY_TEXT[plan] in texts[0][0], texts
     for router in ('on', 'off'):
         rows, writes, stored = results[router]
         assert rows == [[('init',)]] * 5 + [[(router,)]] and writes == [1, 1]
@@ -319,10 +326,12 @@ INSERTED = 'id BETWEEN 60 AND 67 OR id IN (97, 98, 150, 151)'
 @pytest.mark.contract
 @pytest.mark.parametrize('statement', INSERTS)
 def test_inserts_give_the_same_rows_and_writes_with_the_router_and_without(items, sessions, statement):
-    # batch_size 1: each row is an execution of one prepared statement (the second one is prepared on the shard).
+    # batch_size 1 (13 has no other): each row is an execution of one prepared statement (the second one is
+    # prepared on the shard).
     (options,) = items.coordinator.query("SELECT srvoptions FROM pg_foreign_server WHERE srvname = 's1'")[0]
-    batch_size = [o.split('=', 1)[1] for o in options if o.startswith('batch_size=')]
-    items.coordinator.query("ALTER SERVER s1 OPTIONS (%s batch_size '1')" % ('SET' if batch_size else 'ADD'))
+    batch_size = [o.split('=', 1)[1] for o in options or [] if o.startswith('batch_size=')]
+    if PG_MAJOR >= 14:
+        items.coordinator.query("ALTER SERVER s1 OPTIONS (%s batch_size '1')" % ('SET' if batch_size else 'ADD'))
     results = {}
     try:
         for router in ('on', 'off'):
@@ -335,8 +344,9 @@ def test_inserts_give_the_same_rows_and_writes_with_the_router_and_without(items
                 s.run('ROLLBACK' if block else 'DELETE FROM items WHERE ' + INSERTED)
                 results[router, block] = returned, stored
     finally:
-        items.coordinator.query("ALTER SERVER s1 OPTIONS (%s)" % (
-            "SET batch_size '%s'" % batch_size[0] if batch_size else 'DROP batch_size'))
+        if PG_MAJOR >= 14:
+            items.coordinator.query("ALTER SERVER s1 OPTIONS (%s)" % (
+                "SET batch_size '%s'" % batch_size[0] if batch_size else 'DROP batch_size'))
     assert results['on', False] == results['off', False] == results['on', True] == results['off', True]
     assert results['on', False][0] != []
     assert items.prepared() == []
