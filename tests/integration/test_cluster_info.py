@@ -316,10 +316,12 @@ def test_status_playbook_reports_down_shard_rows_and_replication(setup, coordina
     path = tmp_path / 'hosts.yml'
     path.write_text(yaml.safe_dump(inventory))
     run = run_playbook(os.path.join(REPO, 'playbooks', 'status.yml'), inventory=str(path),
-                       extra_vars={'pgdist_status_probe_timeout': 1})
-    assert run.ok, run.stdout[-3000:] + run.stderr[-3000:]
+                       extra_vars={'pgdist_status_probe_timeout': 1, 'pgdist_status_row_counts': 'exact'})
+    # The report comes first; then the run fails, naming the stopped node and the shards the coordinator misses.
+    assert not run.ok
     assert sum(stats.get('changed', 0) for stats in run.stats.values()) == 0
-    report = '\n'.join(run.results('coord')[-1]['msg'])
+    (report,) = [result['msg'] for result in run.results('coord') if result['_task'].endswith('Cluster status')]
+    report = '\n'.join(report)
     assert 'ci_s1            up' in report
     assert 'ci_down          DOWN' in report
     assert 'public.events            declarative, 4 partitions, rows 67' in report
@@ -328,5 +330,10 @@ def test_status_playbook_reports_down_shard_rows_and_replication(setup, coordina
     assert 'spare: DOWN or unreadable' in report
     assert 'coord: slot ci_sub active' in report
     assert 's2: subscription ci_sub enabled, worker running, tables ready=1' in report
+    (verdict,) = [result['msg'] for result in run.results('coord') if result.get('failed')]
+    assert verdict.startswith('3 problems: spare: down or unreadable: '), verdict
+    assert '; coord: cannot reach shard ci_down through its foreign server (partitions of public.logs fail): ' \
+        in verdict, verdict
+    assert '; coord: cannot reach shard ci_hung through its foreign server' in verdict, verdict
     for secret in SECRETS:
         assert secret not in run.stdout
