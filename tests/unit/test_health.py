@@ -38,8 +38,8 @@ def cluster(**overrides):
             for host in ('coordinator1', 'shard1', 'shard2')]
 
 
-def texts(nodes, limits=LIMITS):
-    return ['%s: %s' % (p['node'], p['problem']) for p in health_problems(nodes, limits)]
+def texts(nodes):
+    return ['%s: %s' % (p['node'], p['problem']) for p in health_problems(nodes, LIMITS)]
 
 
 def test_a_healthy_cluster_has_no_problem():
