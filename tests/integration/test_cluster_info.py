@@ -312,7 +312,10 @@ def test_status_playbook_reports_down_shard_rows_and_replication(setup, coordina
     inventory = {'all': {'vars': {'pgdist_database': DB}, 'children': {
         'coordinator': {'hosts': {'coord': host(coordinator)}},
         'shards': {'hosts': {'s1': host(shard1), 'spare': host(spare)}},
-        'replicas': {'hosts': {'s2': host(shard2)}}}}}
+        'replicas': {'hosts': {'s2': host(shard2),
+                               # A host Ansible cannot reach (ssh to a closed port): reported, the others read.
+                               'gone': dict(ansible_connection='ssh', ansible_host='127.0.0.1', ansible_port=9,
+                                            ansible_ssh_common_args='-o ConnectTimeout=5 -o BatchMode=yes')}}}}}
     path = tmp_path / 'hosts.yml'
     path.write_text(yaml.safe_dump(inventory))
     run = run_playbook(os.path.join(REPO, 'playbooks', 'status.yml'), inventory=str(path),
@@ -331,7 +334,8 @@ def test_status_playbook_reports_down_shard_rows_and_replication(setup, coordina
     assert 'coord: slot ci_sub active' in report
     assert 's2: subscription ci_sub enabled, worker running, tables ready=1' in report
     (verdict,) = [result['msg'] for result in run.results('coord') if result.get('failed')]
-    assert verdict.startswith('3 problems: spare: down or unreadable: '), verdict
+    assert verdict.startswith('4 problems: spare: down or unreadable: '), verdict
+    assert '; gone: down or unreadable: unreachable: ' in verdict and 'port 9: Connection refused' in verdict, verdict
     assert '; coord: cannot reach shard ci_down through its foreign server (partitions of public.logs fail): ' \
         in verdict, verdict
     assert '; coord: cannot reach shard ci_hung through its foreign server' in verdict, verdict
