@@ -5,8 +5,14 @@ and ports) with pgbench's four tables hash-distributed over the shards by the ro
 from the same server role (a coordinator without shards). pgbench then runs on both, same run,
 `-M prepared -c 8 -j 2`:
 
-  pgbench_tpcb_ratio            tpcb-like TPS through the coordinator / on one node      goal >= 0.15
-  pgbench_select_ratio          select-only TPS through the coordinator / on one node    goal >= 0.08
+  pgbench_tpcb_ratio            tpcb-like TPS through the coordinator / on one node      goal >= 0.25
+  pgbench_select_ratio          select-only TPS through the coordinator / on one node    goal >= 0.15
+  pgbench_tpcb_router_off_ratio, pgbench_select_router_off_ratio
+                                the same with pgdist.router off (every postgres_fdw command its own
+                                round trip)
+  pgbench_tpcb_messages, pgbench_select_messages (and _router_off)
+                                messages the coordinator sent its shards per transaction (round trips,
+                                pgdist.stats()'s remote_messages)
   pgbench_tpcb_failed_pct       failed tpcb-like transactions through the coordinator, no retries
                                 (READ COMMITTED shard work)                              goal < 0.1
   pgbench_tpcb_rr_failed_pct    the same with pgdist.read_committed off (postgres_fdw's REPEATABLE READ)
@@ -14,7 +20,8 @@ from the same server role (a coordinator without shards). pgbench then runs on b
   pgbench_detector_cost_ratio   tpcb-like TPS with the deadlock detector / without it
 
 After the runs TPC-B's invariant is checked through the coordinator: the sums of account,
-teller and branch balances and of history deltas are equal.
+teller and branch balances and of history deltas are equal. Then sysbench runs on the same clusters
+(bench/sysbench_figures.py).
 """
 
 import os
@@ -28,6 +35,8 @@ import yaml
 
 from support.ansible import run_playbook
 from support.pgbench_tables import TPCB_SUMS, pgbench_tables
+from support.sysbench_tables import sbtest
+from sysbench_figures import sysbench_figures
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DB = 'pgbench'
@@ -51,7 +60,7 @@ def inventories(workdir):
         'distributed': (dict(coordinator=dict(hosts=dict(pgb_coordinator=_host('coordinator', 0))),
                              shards=dict(hosts=dict(('pgb_shard%d' % i, _host('shard%d' % i, i))
                                                     for i in range(1, SHARDS + 1)))),
-                        dict(common, pgdist_tables=pgbench_tables(SHARDS))),
+                        dict(common, pgdist_tables=pgbench_tables(SHARDS) + [sbtest(SHARDS)])),
         # A plain server: the one node pgbench is compared with.
         'single': (dict(coordinator=dict(hosts=dict(pgb_single=_host('single', SHARDS + 1)))),
                    dict(common, pgdist_coordinator_extension=False)),
@@ -158,6 +167,8 @@ RUNS = [
     ('one node, select-only', SINGLE, ['-S'], ''),
     ('coordinator, tpcb-like', COORDINATOR, [], ''),
     ('coordinator, select-only', COORDINATOR, ['-S'], ''),
+    ('coordinator, tpcb-like, router off', COORDINATOR, [], '-c pgdist.router=off'),
+    ('coordinator, select-only, router off', COORDINATOR, ['-S'], '-c pgdist.router=off'),
     ('coordinator, tpcb-like, one-phase commit', COORDINATOR, [], '-c pgdist.two_phase_commit=off'),
     ('coordinator, tpcb-like, REPEATABLE READ shards', COORDINATOR, [], '-c pgdist.read_committed=off'),
 ]
@@ -175,14 +186,24 @@ def set_up(paths, scale, log):
     psql(SINGLE, 'VACUUM ANALYZE')
 
 
+def remote_messages():
+    """Messages the coordinator has sent on postgres_fdw's connections since it started (pgdist.stats())."""
+    return int(psql(COORDINATOR, 'SELECT remote_messages FROM pgdist.stats()'))
+
+
 def run_all(workload, seconds, log):
-    """({run: (tps, failed %, transactions)}, {run: CPU seconds per process group}, [first run breaking TPC-B])."""
-    results, cpu, broken = {}, {}, []
+    """({run: (tps, failed %, transactions)}, {run: CPU seconds per process group}, [first run breaking TPC-B],
+    {run: messages to the shards per transaction})."""
+    results, cpu, broken, messages = {}, {}, [], {}
     for name, port, extra, options in RUNS:
         log('pgbench: %s' % name)
         watch = [port] + (SHARD_PORTS if port == COORDINATOR else [])
+        sent = remote_messages() if port == COORDINATOR else 0
         output, cpu[name] = pgbench(port, workload + extra, options, seconds=seconds, watch=watch)
         results[name] = run_figures(output)
+        if port == COORDINATOR:
+            # The few messages of connection set-up (8 sessions) are counted too.
+            messages[name] = (remote_messages() - sent) / float(max(results[name][2], 1))
         # TPC-B's invariant after every run through the coordinator, so a break names the run that made it.
         if port == COORDINATOR and not broken and len(set(tpcb_sums(COORDINATOR))) != 1:
             broken.append(name)
@@ -194,7 +215,7 @@ def run_all(workload, seconds, log):
     finally:
         psql(COORDINATOR, "ALTER SYSTEM RESET pgdist.deadlock_check_interval")
         psql(COORDINATOR, "SELECT pg_reload_conf()")
-    return results, cpu, broken
+    return results, cpu, broken, messages
 
 
 def cpu_note(name, cpu, done):
@@ -208,17 +229,26 @@ def cpu_note(name, cpu, done):
     return note
 
 
-def report(results, cpu, broken, figures, table):
+def report(results, cpu, broken, messages, figures, table):
     sums = tpcb_sums(COORDINATOR)
     holds = len(set(sums)) == 1 and not broken
     for name, (tps, failed, done) in results.items():
         table.append(('pgbench %s' % name, '%.0f tps' % tps,
-                      '%.3f %% failed' % failed + (cpu_note(name, cpu[name], done) if name in cpu else '')))
+                      '%.3f %% failed' % failed + (cpu_note(name, cpu[name], done) if name in cpu else '') +
+                      ('; %.2f messages to the shards per transaction' % messages[name] if name in messages else '')))
     table.append(('pgbench TPC-B invariant through the coordinator', 'holds' if holds else 'BROKEN',
                   'sums %s%s' % (', '.join(sums), '; first broken after: %s' % broken[0] if broken else '')))
     tpcb = results['coordinator, tpcb-like'][0]
     figures['pgbench_tpcb_ratio'] = tpcb / results['one node, tpcb-like'][0]
     figures['pgbench_select_ratio'] = results['coordinator, select-only'][0] / results['one node, select-only'][0]
+    figures['pgbench_tpcb_router_off_ratio'] = (results['coordinator, tpcb-like, router off'][0] /
+                                                results['one node, tpcb-like'][0])
+    figures['pgbench_select_router_off_ratio'] = (results['coordinator, select-only, router off'][0] /
+                                                  results['one node, select-only'][0])
+    for workload in ('tpcb', 'select'):
+        run = 'coordinator, %s' % ('tpcb-like' if workload == 'tpcb' else 'select-only')
+        figures['pgbench_%s_messages' % workload] = messages[run]
+        figures['pgbench_%s_messages_router_off' % workload] = messages[run + ', router off']
     figures['pgbench_tpcb_failed_pct'] = results['coordinator, tpcb-like'][1]
     figures['pgbench_tpcb_rr_failed_pct'] = results['coordinator, tpcb-like, REPEATABLE READ shards'][1]
     figures['pgbench_2pc_cost_ratio'] = tpcb / results['coordinator, tpcb-like, one-phase commit'][0]
@@ -240,6 +270,11 @@ def pgbench_figures(args, figures, table, log):
         drop_clusters()
         set_up(paths, str(args.pgbench_scale), log)
         report(*run_all(workload, args.pgbench_seconds, log), figures=figures, table=table)
+        try:
+            sysbench_figures(args.pgbench_seconds, COORDINATOR, SINGLE, DB, psql, figures, table, log)
+        except SystemExit as failed:    # the pgbench figures are printed all the same
+            log('sysbench failed: %s' % failed)
+            table.append(('sysbench', 'FAILED', str(failed)[:300]))
     finally:
         if not args.keep:
             drop_clusters()

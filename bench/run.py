@@ -27,6 +27,12 @@ whose clusters have their own names and ports (the demo clusters are left alone)
 
 pgbench figures (bench/pgbench_figures.py): pgbench_tpcb_ratio, pgbench_select_ratio, the share of
 failed transactions, the cost of two-phase commit and of the deadlock detector, TPC-B's invariant.
+sysbench figures on the same clusters (bench/sysbench_figures.py): sysbench_point_select_ratio,
+sysbench_read_write_ratio (coordinator / one node), router on and off.
+
+Consistent reads figures (bench/snapshot_figures.py): tpcb-like throughput and latency with REPEATABLE READ
+readers summing every balance, pgdist.consistent_reads on and off, the readers' torn sums, a cut's wait and the
+pause it gives two-phase commits.
 
 The move figure (bench/move_figures.py): move_pause_ms, how long writes pause when a 1M-row partition
 moves to another shard under a writer (goal < 1000 ms).
@@ -52,6 +58,7 @@ sys.path.insert(0, os.path.join(REPO, 'tests'))
 from support.ansible import run_playbook, run_tasks  # noqa: E402
 from move_figures import move_figures  # noqa: E402
 from pgbench_figures import pgbench_figures  # noqa: E402
+from snapshot_figures import snapshot_figures  # noqa: E402
 from support import pgdist_ext  # noqa: E402
 from support.pgcluster import start_cluster  # noqa: E402
 
@@ -384,6 +391,7 @@ def main():
     parser.add_argument('--skip-deploy', action='store_true')
     parser.add_argument('--skip-pgbench', action='store_true')
     parser.add_argument('--skip-move', action='store_true')
+    parser.add_argument('--skip-snapshot', action='store_true')
     parser.add_argument('--move-rows', type=int, default=2000000,
                         help='rows of the moved table (half in the moved partition)')
     parser.add_argument('--pgbench-seconds', type=int, default=20, help='length of each pgbench run')
@@ -398,6 +406,8 @@ def main():
         deploy_figures(args, figures, table)
     if not args.skip_pgbench:
         pgbench_figures(args, figures, table, log)
+    if not args.skip_snapshot:
+        snapshot_figures(args.pgbench_seconds, figures, table, log)
     if not args.skip_move:
         move_figures(args, figures, table, log)
     width = max([len(row[0]) for row in table] + [10])

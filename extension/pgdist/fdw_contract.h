@@ -40,6 +40,13 @@
  *     refuses a COMMIT that comes before the early one ran;
  *   - postgres_fdw reads every answer to a PREPARE TRANSACTION (with
  *     parallel_commit, after sending them all) inside its callback;
+ *   - folding (fold.c): postgres_fdw checks nothing but "command OK" in the
+ *     answers to its START, DECLARE and CLOSE, sends a scan's first FETCH
+ *     right after its DECLARE, takes a FETCH answer with fewer rows than
+ *     asked for as the end of the cursor, and reads every answer with
+ *     PQisBusy before PQgetResult, or PQgetResult alone (never waiting on the
+ *     socket for an answer it has not asked PQisBusy about, but for its
+ *     asynchronous FETCH, which is always sent);
  *   - async insert: postgres_fdw prepares an INSERT as "INSERT INTO ... VALUES
  *     ($1, ...), ...", ends it with "DEALLOCATE <name>", and reads the answer
  *     to each execution only with PQisBusy, PQgetResult, PQcmdTuples and
@@ -61,6 +68,18 @@
 
 /* pgfdw_xact_callback() at XACT_EVENT_PRE_COMMIT: the commit of each remote transaction */
 #define FDW_COMMIT "COMMIT TRANSACTION"
+/* pgfdw_abort_cleanup(): the end of a remote transaction whose local one aborts */
+#define FDW_ABORT "ABORT TRANSACTION"
+
+/*
+ * A scan's cursor (create_cursor(), fetch_more_data(), close_cursor()): its
+ * DECLARE and CLOSE are answered with "command OK" only, and the first FETCH
+ * follows its DECLARE on the connection (fold.c folds them into one message).
+ * A FETCH bringing fewer rows than it asked for is the end of the cursor.
+ */
+#define FDW_DECLARE_FORMAT "DECLARE c%u CURSOR FOR\n%s"
+#define FDW_FETCH_FORMAT "FETCH %d FROM c%u"
+#define FDW_CLOSE_FORMAT "CLOSE c%u"
 
 /* Commands that neither write nor end a remote transaction: connection setup, scans, savepoints, cleanup. */
 #define FDW_READ_PREFIXES \
@@ -76,7 +95,8 @@
 
 /* The texts postgres_fdw.so must hold, each a whole string of it. */
 #define FDW_LIBRARY_TEXTS \
-	FDW_START_REPEATABLE_READ, FDW_START_SERIALIZABLE, FDW_COMMIT, "ABORT TRANSACTION", \
+	FDW_START_REPEATABLE_READ, FDW_START_SERIALIZABLE, FDW_COMMIT, FDW_ABORT, \
+	FDW_DECLARE_FORMAT, FDW_FETCH_FORMAT, FDW_CLOSE_FORMAT, \
 	"SAVEPOINT s%d", "RELEASE SAVEPOINT s%d", "ROLLBACK TO SAVEPOINT s%d; RELEASE SAVEPOINT s%d", \
 	"DEALLOCATE ALL", "DEALLOCATE %s", " VALUES (", FDW_WRITE_TEXTS
 

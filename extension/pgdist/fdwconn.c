@@ -19,6 +19,9 @@
  *     commands postgres_fdw sends and the results it reads;
  *   - calls the features' observers where they may change a command (START,
  *     COMMIT), read what is pending, or answer early (async insert);
+ *   - sends the commands that only answer "command OK" with the next one,
+ *     in one message, when an observer allows it (fold.c), and a prepared
+ *     statement run once as one command with its values inline (prepared.c);
  *   - runs the observers' transaction callbacks before postgres_fdw's (the
  *     early callback, registered once postgres_fdw has registered its own)
  *     and after it (the late callback, registered at load).
@@ -30,11 +33,14 @@
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/memutils.h"
 
 #include "appname.h"
 #include "fdwconn.h"
 #include "settings.h"
+#include "shared.h"
 #include "util.h"
 
 /*
@@ -93,6 +99,8 @@ static PGresult *early_result = NULL;
 static char early_tuples[16];
 static PGconn *early_conn = NULL;
 static bool early_given = false;
+/* A node's error handed in place of the early answer (a statement prepared late that the node refused). */
+static PGresult *early_error = NULL;
 
 #define NOTIFY(member, ...) \
 	do { \
@@ -171,6 +179,8 @@ reset_conn(FdwConn *fc, void *arg)
 {
 	fc->state = REMOTE_XACT_NONE;
 	fc->gid[0] = '\0';
+	fold_reset(&fc->fold);
+	prepared_reset(&fc->prepared);
 	return true;
 }
 
@@ -207,6 +217,11 @@ register_conn(PGconn *conn)
 		fdw_conns = pgdist_hash("pgdist postgres_fdw connections", 16, sizeof(PGconn *), sizeof(FdwConn),
 								TopMemoryContext);
 	fc = (FdwConn *) hash_search(fdw_conns, &conn, HASH_ENTER, &found);
+	if (!found)
+	{
+		memset(&fc->fold, 0, sizeof(fc->fold));
+		memset(&fc->prepared, 0, sizeof(fc->prepared));
+	}
 	reset_conn(fc, NULL);
 
 	/*
@@ -245,6 +260,7 @@ fdwconn_init(void)
 	if (!defined_here(dlsym(RTLD_DEFAULT, "PQsendQuery")))
 		elog(FATAL, "pgdist: its libpq functions are not the ones postgres_fdw would call");
 	RegisterXactCallback(late_xact_callback, NULL);
+	fold_init();
 }
 
 /* postgres_fdw's connection parameters with our application_name last (the last one wins). */
@@ -310,6 +326,8 @@ PQfinish(PGconn *conn)
 	if (fc != NULL)
 	{
 		NOTIFY(on_finish, fc);
+		fold_reset(&fc->fold);
+		prepared_reset(&fc->prepared);
 		if (conn == early_conn)
 			early_conn = NULL;
 		hash_search(fdw_conns, &conn, HASH_REMOVE, NULL);
@@ -422,18 +440,66 @@ advance(FdwConn *fc, const FdwCommand *command)
 	return sql;
 }
 
+/* May commands on fc wait for the next one (an observer says so)? */
+static bool
+folding_on(FdwConn *fc)
+{
+	for (int i = 0; i < n_observers; i++)
+		if (observers[i]->may_fold && observers[i]->may_fold(fc))
+			return true;
+	return false;
+}
+
+/*
+ * Offers a command to fold.c (sql: the text to send, simple: it may travel in
+ * a simple-protocol message); FOLD_PASS: the caller sends it as asked.
+ */
+static FoldOutcome
+fold(FdwConn *fc, const FdwCommand *command, const char *sql, bool simple)
+{
+	FoldCommand fold = {command->sql, sql, simple && command->sql != NULL, folding_on(fc), false};
+
+	if (fold.simple && fold_lone_candidate(&fc->fold, sql))
+		for (int i = 0; i < n_observers; i++)
+			if (observers[i]->read_alone && observers[i]->read_alone(fc))
+				fold.alone = true;
+	return fold_command(fc->conn, &fc->fold, &fold);
+}
+
 PGDIST_EXPORT int
 PQsendQuery(PGconn *conn, const char *query)
 {
 	FdwConn    *fc = find_conn(conn);
 	FdwCommand	command = {SEND_QUERY, query, NULL, 0};
+	const char *sql;
 
 	if (fc == NULL || query == NULL)
 		return real_PQsendQuery(conn, query);
 	NOTIFY(before_send, fc, &command);
-	command.sql = advance(fc, &command);
-	if (!real_PQsendQuery(conn, command.sql))
-		return 0;
+	if (prepared_deallocates_kept(&fc->prepared, query))
+	{
+		/* Never prepared on the node: answered here (the early answer exists since its PREPARE's). */
+		prepared_reset(&fc->prepared);
+		(void) fdwconn_answer_early(fc, 0);
+		pg_atomic_fetch_add_u64(&pgdist_shared->folded_commands, 1);
+		NOTIFY(on_sent, fc, &command);
+		return 1;
+	}
+	sql = advance(fc, &command);
+	switch (fold(fc, &command, sql, true))
+	{
+		case FOLD_SEND_FAILED:
+			return 0;
+		case FOLD_PASS:
+			fold_count_message();
+			if (!real_PQsendQuery(conn, sql))
+				return 0;
+			break;
+		case FOLD_ANSWERED:
+		case FOLD_SENT:
+			break;
+	}
+	command.sql = sql;
 	NOTIFY(on_sent, fc, &command);
 	return 1;
 }
@@ -451,9 +517,20 @@ PQsendQueryParams(PGconn *conn, const char *query, int nParams, const Oid *param
 									  paramLengths, paramFormats, resultFormat);
 	NOTIFY(before_send, fc, &command);
 	(void) advance(fc, &command);
-	if (!real_PQsendQueryParams(conn, query, nParams, paramTypes, paramValues,
-								paramLengths, paramFormats, resultFormat))
-		return 0;
+	switch (fold(fc, &command, query, nParams == 0 && resultFormat == 0))
+	{
+		case FOLD_SEND_FAILED:
+			return 0;
+		case FOLD_PASS:
+			fold_count_message();
+			if (!real_PQsendQueryParams(conn, query, nParams, paramTypes, paramValues,
+										paramLengths, paramFormats, resultFormat))
+				return 0;
+			break;
+		case FOLD_ANSWERED:
+		case FOLD_SENT:
+			break;
+	}
 	NOTIFY(on_sent, fc, &command);
 	return 1;
 }
@@ -469,10 +546,92 @@ PQsendPrepare(PGconn *conn, const char *stmtName, const char *query, int nParams
 		return real_PQsendPrepare(conn, stmtName, query, nParams, paramTypes);
 	NOTIFY(before_send, fc, &command);
 	(void) advance(fc, &command);
+	if (folding_on(fc) && prepared_defer(&fc->prepared, stmtName, query, nParams, paramTypes))
+	{
+		if (fdwconn_answer_early(fc, 0))
+		{
+			pg_atomic_fetch_add_u64(&pgdist_shared->folded_commands, 1);
+			NOTIFY(on_sent, fc, &command);
+			return 1;
+		}
+		prepared_reset(&fc->prepared);
+	}
+	(void) fold(fc, &command, query, false);	/* never folded: what it depends on goes first */
+	fold_count_message();
 	if (!real_PQsendPrepare(conn, stmtName, query, nParams, paramTypes))
 		return 0;
 	NOTIFY(on_sent, fc, &command);
 	return 1;
+}
+
+/* A kept statement's first execution, its values inline, as a simple command (the START kept goes with it). */
+static int
+send_inlined(FdwConn *fc, const FdwCommand *command, char *sql)
+{
+	FdwCommand	inlined = {SEND_QUERY, sql, NULL, 0};
+	int			sent = 1;
+
+	switch (fold(fc, &inlined, sql, true))
+	{
+		case FOLD_SEND_FAILED:
+			sent = 0;
+			break;
+		case FOLD_PASS:
+			fold_count_message();
+			sent = real_PQsendQuery(fc->conn, sql);
+			break;
+		case FOLD_ANSWERED:
+		case FOLD_SENT:
+			break;
+	}
+	pfree(sql);
+	if (sent)
+		NOTIFY(on_sent, fc, command);
+	return sent;
+}
+
+/*
+ * The kept statement goes to the node before an execution (its second, or
+ * one whose values cannot be inline), and its answer is read here, as
+ * postgres_fdw reads a PREPARE's. False when the node refused it: its error
+ * is then the execution's answer.
+ */
+static bool
+prepare_kept_now(FdwConn *fc)
+{
+	PreparedState *ps = &fc->prepared;
+	FdwCommand	prepare = {SEND_PREPARE, ps->sql, ps->name, 0};
+	PGresult   *res;
+	PGresult   *failed = NULL;
+	bool		sent;
+
+	(void) fold(fc, &prepare, ps->sql, false);	/* what it depends on goes first */
+	fold_count_message();
+	sent = real_PQsendPrepare(fc->conn, ps->name, ps->sql, 0, NULL);
+	prepared_reset(ps);
+	if (!sent)
+		return true;			/* libpq refused: so will it the execution, with its error */
+	while (real_PQisBusy(fc->conn))
+	{
+		(void) WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH,
+								 PQsocket(fc->conn), -1L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (!PQconsumeInput(fc->conn))
+			break;				/* the connection is lost: the execution reports it */
+	}
+	while ((res = real_PQgetResult(fc->conn)) != NULL)
+	{
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && failed == NULL)
+			failed = res;
+		else
+			real_PQclear(res);
+	}
+	if (failed == NULL)
+		return true;
+	(void) fdwconn_answer_early(fc, 0);
+	early_error = failed;
+	return false;
 }
 
 PGDIST_EXPORT int
@@ -487,6 +646,18 @@ PQsendQueryPrepared(PGconn *conn, const char *stmtName, int nParams,
 		return real_PQsendQueryPrepared(conn, stmtName, nParams, paramValues, paramLengths,
 										paramFormats, resultFormat);
 	NOTIFY(before_send, fc, &command);
+	if (prepared_kept(&fc->prepared, stmtName))
+	{
+		char	   *inlined = resultFormat == 0 ?
+			prepared_inline(conn, &fc->prepared, nParams, paramValues, paramFormats) : NULL;
+
+		if (inlined != NULL)
+			return send_inlined(fc, &command, inlined);
+		if (!prepare_kept_now(fc))
+			return 1;			/* the node's refusal is the execution's answer */
+	}
+	(void) fold(fc, &command, NULL, false);
+	fold_count_message();
 	if (!real_PQsendQueryPrepared(conn, stmtName, nParams, paramValues, paramLengths,
 								  paramFormats, resultFormat))
 		return 0;
@@ -498,6 +669,7 @@ PQsendQueryPrepared(PGconn *conn, const char *stmtName, int nParams,
 int
 fdwconn_send_own(FdwConn *fc, const char *sql)
 {
+	fold_count_message();
 	return real_PQsendQuery(fc->conn, sql);
 }
 
@@ -537,8 +709,12 @@ is_early(const PGresult *res)
 PGDIST_EXPORT int
 PQisBusy(PGconn *conn)
 {
+	FdwConn    *fc;
+
 	if (conn == early_conn && conn != NULL)
 		return 0;
+	if ((fc = find_conn(conn)) != NULL && fold_active(&fc->fold))
+		return fold_is_busy(conn, &fc->fold);
 	return real_PQisBusy(conn);
 }
 
@@ -553,13 +729,20 @@ PQgetResult(PGconn *conn)
 		if (!early_given)
 		{
 			early_given = true;
+			if (early_error != NULL)
+			{
+				res = early_error;
+				early_error = NULL;
+				return res;
+			}
 			return early_result;
 		}
 		early_conn = NULL;
 		return NULL;
 	}
-	res = real_PQgetResult(conn);
-	if ((fc = find_conn(conn)) != NULL)
+	fc = find_conn(conn);
+	res = fc != NULL && fold_active(&fc->fold) ? fold_get_result(conn, &fc->fold) : real_PQgetResult(conn);
+	if (fc != NULL)
 	{
 		if (res != NULL && fc->state == REMOTE_XACT_PREPARE_SENT &&
 			pgdist_test_contract_break != CONTRACT_BREAK_PREPARE_ANSWER)

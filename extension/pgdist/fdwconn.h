@@ -20,6 +20,8 @@
 #include "libpq-fe.h"
 
 #include "fdw_contract.h"
+#include "fold.h"
+#include "prepared.h"
 
 #define PGDIST_GID_LEN 96
 
@@ -40,6 +42,8 @@ typedef struct FdwConn
 	PGconn	   *conn;			/* hash key */
 	RemoteXactState state;
 	char		gid[PGDIST_GID_LEN];	/* its name once PREPARE was sent */
+	FoldState	fold;			/* commands kept for its next message (fold.c) */
+	PreparedState prepared;		/* a statement whose PREPARE was kept (prepared.c) */
 } FdwConn;
 
 /* How postgres_fdw sent a command (the libpq function). */
@@ -77,6 +81,10 @@ typedef struct FdwConnObserver
 	void		(*on_result) (FdwConn *fc, PGresult *res);
 	/* postgres_fdw closes the connection */
 	void		(*on_finish) (FdwConn *fc);
+	/* may commands that only answer "command OK" wait for the next one on fc (fold.c)? */
+	bool		(*may_fold) (FdwConn *fc);
+	/* is the statement running a lone read, whose remote transaction on fc may go in one message? */
+	bool		(*read_alone) (FdwConn *fc);
 	/* local transaction events before postgres_fdw's callback (once it has a connection) */
 	void		(*before_fdw_xact) (XactEvent event);
 	/* and after it, every transaction */

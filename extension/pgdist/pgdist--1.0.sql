@@ -12,9 +12,14 @@ REVOKE ALL ON commit_records FROM PUBLIC;
 
 CREATE FUNCTION stats(OUT one_phase_commits bigint, OUT two_phase_commits bigint,
                       OUT prepared_resolved bigint, OUT deadlocks_broken bigint,
-                      OUT orphans_terminated bigint, OUT shim_active boolean)
+                      OUT orphans_terminated bigint, OUT shim_active boolean,
+                      OUT routed_statements bigint, OUT fallback_statements bigint,
+                      OUT lone_reads bigint, OUT lone_retries bigint,
+                      OUT folded_commands bigint, OUT remote_messages bigint,
+                      OUT consistent_snapshots bigint, OUT snapshot_wait_us bigint,
+                      OUT snapshot_pause_us bigint)
 RETURNS record AS 'MODULE_PATHNAME', 'pgdist_stats' LANGUAGE C STRICT;
-COMMENT ON FUNCTION stats() IS 'Counters since the server started; shim_active: this session''s postgres_fdw connections go through pgdist';
+COMMENT ON FUNCTION stats() IS 'Counters since the server started; shim_active: this session''s postgres_fdw connections go through pgdist; routed/fallback: reads the router sent alone (one round trip) or not; folded_commands: postgres_fdw''s commands sent in another''s message; remote_messages: messages sent on postgres_fdw''s connections; consistent_snapshots: reads whose snapshots were taken on every node at once, snapshot_wait_us their time waiting for two-phase commits in progress, snapshot_pause_us their time holding two-phase commits back';
 
 CREATE FUNCTION prepared_transactions(OUT server text, OUT gid text, OUT prepared timestamptz,
                                       OUT owner text, OUT coordinator_outcome text)

@@ -12,7 +12,11 @@
  *     restore points consistent across nodes (restore_point.c);
  *   - give READ COMMITTED coordinator transactions READ COMMITTED remote
  *     transactions (read_committed.c);
+ *   - take a read's snapshots on every node at one moment when no two-phase
+ *     commit is half done (snapshot.c);
  *   - send the later batches of an INSERT without waiting (async_insert.c);
+ *   - send single-shard statements in fewer round trips, a lone read in one
+ *     (router.c, over the connection layer's fold.c);
  *   - refuse an UPDATE that would leave a row in the wrong foreign partition
  *     (key_update.c, a planner hook);
  *   - name every remote session after the coordinator backend that owns it,
@@ -36,8 +40,10 @@
 #include "fdwconn.h"
 #include "key_update.h"
 #include "read_committed.h"
+#include "router.h"
 #include "settings.h"
 #include "shared.h"
+#include "snapshot.h"
 #include "twophase.h"
 #include "worker.h"
 
@@ -71,7 +77,9 @@ _PG_init(void)
 	 */
 	pgdist_async_insert_init();
 	pgdist_read_committed_init();
+	pgdist_snapshot_init();
 	pgdist_twophase_init();
+	pgdist_router_init();
 	pgdist_key_update_init();
 	pgdist_deadlock_report_init();
 	pgdist_register_worker();
@@ -82,16 +90,28 @@ Datum
 pgdist_stats(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
+	Datum		values[15];
+	bool		nulls[15];
+	pg_atomic_uint64 *const counters[] = {
+		&pgdist_shared->one_phase_commits, &pgdist_shared->two_phase_commits,
+		&pgdist_shared->prepared_resolved, &pgdist_shared->deadlocks_broken,
+		&pgdist_shared->orphans_terminated, NULL,
+		&pgdist_shared->routed_statements, &pgdist_shared->fallback_statements,
+		&pgdist_shared->lone_reads, &pgdist_shared->lone_retries,
+		&pgdist_shared->folded_commands, &pgdist_shared->remote_messages,
+		&pgdist_shared->consistent_snapshots, &pgdist_shared->snapshot_wait_us,
+		&pgdist_shared->snapshot_pause_us
+	};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	values[0] = Int64GetDatum((int64) pg_atomic_read_u64(&pgdist_shared->one_phase_commits));
-	values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&pgdist_shared->two_phase_commits));
-	values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&pgdist_shared->prepared_resolved));
-	values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&pgdist_shared->deadlocks_broken));
-	values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&pgdist_shared->orphans_terminated));
-	values[5] = BoolGetDatum(fdwconn_active());
+	/* A database whose pgdist objects predate a counter declares fewer columns: it gets those. */
+	if (tupdesc->natts > lengthof(values))
+		elog(ERROR, "pgdist.stats() declares %d columns, pgdist.so knows %d", tupdesc->natts,
+			 (int) lengthof(values));
+	memset(nulls, 0, sizeof(nulls));
+	for (int i = 0; i < tupdesc->natts; i++)
+		values[i] = counters[i] ? Int64GetDatum((int64) pg_atomic_read_u64(counters[i]))
+			: BoolGetDatum(fdwconn_active());
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

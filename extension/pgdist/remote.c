@@ -2,6 +2,8 @@
  * remote.c: pgdist's own connections to the foreign servers, for recovery,
  * deadlock detection and restore points (never postgres_fdw's connections).
  *
+ * snapshot.c keeps connections of its own too, named after the backend.
+ *
  * A node is every postgres_fdw foreign server of the current database that
  * a superuser owns (a server a non-superuser created could point the
  * superuser's maintenance connections anywhere), reached with the user
@@ -67,8 +69,9 @@ has_user_mapping(Oid serverid)
 							  ObjectIdGetDatum(serverid));
 }
 
-static void
-connect_server(RemoteServer *rs)
+/* Connects rs (serverid and name set) as application_name; conn NULL and error set when it cannot. */
+void
+pgdist_connect_server(RemoteServer *rs, const char *application_name)
 {
 	ForeignServer *server = GetForeignServer(rs->serverid);
 	UserMapping *mapping;
@@ -96,9 +99,8 @@ connect_server(RemoteServer *rs)
 		keywords[n] = "connect_timeout";
 		values[n++] = CONNECT_TIMEOUT_S;
 	}
-	/* Not pgdist:..., so our own sessions are never taken for a coordinator backend's. */
 	keywords[n] = "application_name";
-	values[n++] = "pgdist maintenance";
+	values[n++] = application_name;
 	keywords[n] = values[n] = NULL;
 
 	rs->conn = PQconnectdbParams(keywords, values, false);
@@ -136,8 +138,9 @@ pgdist_connect_servers(void)
 	{
 		ListCell   *lc;
 
+		/* Not pgdist:..., so maintenance sessions are never taken for a coordinator backend's. */
 		foreach(lc, servers)
-			connect_server((RemoteServer *) lfirst(lc));
+			pgdist_connect_server((RemoteServer *) lfirst(lc), "pgdist maintenance");
 	}
 	PG_CATCH();
 	{

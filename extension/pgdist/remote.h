@@ -1,6 +1,7 @@
 /*
  * remote.h: pgdist's own connections to the foreign servers (recovery,
- * deadlock detection, orphans, restore points), never postgres_fdw's.
+ * deadlock detection, orphans, restore points, consistent snapshots), never
+ * postgres_fdw's.
  */
 #ifndef PGDIST_REMOTE_H
 #define PGDIST_REMOTE_H
@@ -21,6 +22,7 @@ typedef struct RemoteServer
 } RemoteServer;
 
 extern List *pgdist_connect_servers(void);
+extern void pgdist_connect_server(RemoteServer *rs, const char *application_name);
 extern void pgdist_disconnect_servers(List *servers);
 extern PGresult *pgdist_remote_query(PGconn *conn, const char *sql, int nparams,
 									 const char *const *params, int timeout_ms);

@@ -13,6 +13,7 @@ bool		pgdist_two_phase_commit = true;
 bool		pgdist_read_committed = true;
 bool		pgdist_async_insert = true;
 bool		pgdist_refuse_key_updates = true;
+bool		pgdist_router = true;
 char	   *pgdist_database = NULL;
 int			pgdist_deadlock_check_interval = 2000;
 int			pgdist_recovery_interval = 10000;
@@ -20,6 +21,15 @@ int			pgdist_frozen_backend_timeout = 20;
 int			pgdist_commit_timeout = 10000;
 bool		pgdist_allow_unverified_major = false;
 int			pgdist_test_contract_break = CONTRACT_BREAK_OFF;
+int			pgdist_consistent_reads = CONSISTENT_READS_REPEATABLE_READ;
+int			pgdist_consistent_reads_timeout = 1000;
+
+static const struct config_enum_entry consistent_reads[] = {
+	{"off", CONSISTENT_READS_OFF, false},
+	{"repeatable_read", CONSISTENT_READS_REPEATABLE_READ, false},
+	{"all", CONSISTENT_READS_ALL, false},
+	{NULL, 0, false}
+};
 
 static const struct config_enum_entry contract_breaks[] = {
 	{"off", CONTRACT_BREAK_OFF, false},
@@ -47,6 +57,21 @@ pgdist_define_settings(void)
 							 "Refuses UPDATEs that assign a column deciding the placement of a foreign partition.",
 							 "PostgreSQL does not move such rows out of a foreign table; off lets the shard decide.",
 							 &pgdist_refuse_key_updates, true, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("pgdist.router",
+							 "Sends postgres_fdw's commands that only answer \"command OK\" with the next one, and a lone read's remote transaction in one message.",
+							 "Off sends every command of postgres_fdw's in its own round trip, as without pgdist.",
+							 &pgdist_router, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("pgdist.consistent_reads",
+							 "Takes the snapshots of a read on every node at one moment, when no two-phase commit is half done.",
+							 "repeatable_read: REPEATABLE READ and SERIALIZABLE transactions; all: also single READ COMMITTED "
+							 "statements that read several nodes; off: each node's snapshot at its own moment.",
+							 &pgdist_consistent_reads, CONSISTENT_READS_REPEATABLE_READ, consistent_reads, PGC_USERSET,
+							 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pgdist.consistent_reads_timeout",
+							"How long a consistent read waits for the two-phase commits in progress, and for the nodes' snapshots.",
+							"Past it the read fails (lock timeout); two-phase commits wait behind a waiting read, so this bounds their pause too.",
+							&pgdist_consistent_reads_timeout, 1000, 1, 600000, PGC_USERSET,
+							GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomStringVariable("pgdist.database",
 							   "Database whose foreign servers the pgdist maintenance worker looks after.",
 							   NULL, &pgdist_database, "postgres", PGC_POSTMASTER, 0, NULL, NULL, NULL);

@@ -45,6 +45,15 @@ startup_shmem(void)
 		pg_atomic_init_u64(&pgdist_shared->prepared_resolved, 0);
 		pg_atomic_init_u64(&pgdist_shared->deadlocks_broken, 0);
 		pg_atomic_init_u64(&pgdist_shared->orphans_terminated, 0);
+		pg_atomic_init_u64(&pgdist_shared->remote_messages, 0);
+		pg_atomic_init_u64(&pgdist_shared->folded_commands, 0);
+		pg_atomic_init_u64(&pgdist_shared->lone_reads, 0);
+		pg_atomic_init_u64(&pgdist_shared->lone_retries, 0);
+		pg_atomic_init_u64(&pgdist_shared->routed_statements, 0);
+		pg_atomic_init_u64(&pgdist_shared->fallback_statements, 0);
+		pg_atomic_init_u64(&pgdist_shared->consistent_snapshots, 0);
+		pg_atomic_init_u64(&pgdist_shared->snapshot_wait_us, 0);
+		pg_atomic_init_u64(&pgdist_shared->snapshot_pause_us, 0);
 		SpinLockInit(&pgdist_shared->mutex);
 	}
 	LWLockRelease(AddinShmemInitLock);

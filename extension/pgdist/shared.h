@@ -26,6 +26,15 @@ typedef struct PgdistShared
 	pg_atomic_uint64 prepared_resolved;
 	pg_atomic_uint64 deadlocks_broken;
 	pg_atomic_uint64 orphans_terminated;
+	pg_atomic_uint64 remote_messages;	/* messages sent on postgres_fdw's connections */
+	pg_atomic_uint64 folded_commands;	/* postgres_fdw's commands sent in another's message, or never */
+	pg_atomic_uint64 lone_reads;	/* reads whose remote transaction went in one message */
+	pg_atomic_uint64 lone_retries;	/* lone reads whose rows did not all come, scanned again */
+	pg_atomic_uint64 routed_statements; /* statements the router let read alone */
+	pg_atomic_uint64 fallback_statements;	/* statements with foreign scans it did not */
+	pg_atomic_uint64 consistent_snapshots;	/* cuts taken on every node at once (snapshot.c) */
+	pg_atomic_uint64 snapshot_wait_us;	/* their time waiting for two-phase commits in progress */
+	pg_atomic_uint64 snapshot_pause_us; /* their time holding two-phase commits back */
 	slock_t		mutex;			/* protects slots */
 	DeadlockSlot slots[PGDIST_DEADLOCK_SLOTS];
 } PgdistShared;

@@ -32,7 +32,8 @@
  *
  * The decision takes a share lock (pgdist_commit_lock_tag) until the end of
  * the transaction; restore points take it exclusively, so none falls between
- * the commits of one transaction on two nodes.
+ * the commits of one transaction on two nodes, and consistent reads
+ * (snapshot.c) in RowExclusiveLock, for the instant of their snapshots.
  */
 #include "postgres.h"
 

@@ -42,8 +42,12 @@ TESTED_MAJORS = (13, 14, 15, 16, 17, 18)
 # pgdist_coordinator_extension: force builds it on any major, and lets it start where it is not verified.
 FORCE = 'force'
 # pgdist_extension_settings: the extension's own settings (pgdist.<name>), documented in its README.
-EXTENSION_SETTINGS = dict(two_phase_commit=True, read_committed=True, async_insert=True, deadlock_check_interval='2s',
+EXTENSION_SETTINGS = dict(two_phase_commit=True, read_committed=True, async_insert=True, router=True,
+                          consistent_reads='repeatable_read', consistent_reads_timeout='1s',
+                          deadlock_check_interval='2s',
                           recovery_interval='10s', frozen_backend_timeout='20s', commit_timeout='10s')
+# pgdist.consistent_reads: which reads take their snapshots on every shard at one moment.
+CONSISTENT_READS = ('off', 'repeatable_read', 'all')
 KEEPALIVES = dict(idle=10, interval=5, count=3)
 MANAGED_SETTINGS = (
     'shared_preload_libraries', 'max_prepared_transactions', 'client_connection_check_interval',
@@ -80,8 +84,13 @@ def extension_settings(variables):
     if not wanted:
         return None
     settings = _checked(variables['extension_settings'], EXTENSION_SETTINGS, 'pgdist_extension_settings')
-    for name in ('two_phase_commit', 'read_committed', 'async_insert'):
+    for name in ('two_phase_commit', 'read_committed', 'async_insert', 'router'):
         settings[name] = flag(settings[name], 'pgdist_extension_settings.' + name)
+    if settings['consistent_reads'] is False:       # YAML's unquoted off
+        settings['consistent_reads'] = 'off'
+    if settings['consistent_reads'] not in CONSISTENT_READS:
+        raise InvalidInput('pgdist_extension_settings.consistent_reads must be one of %s, got %r'
+                           % (', '.join(CONSISTENT_READS), settings['consistent_reads']))
     if wanted == FORCE:
         settings['allow_unverified_major'] = True
     return settings

@@ -198,7 +198,9 @@ prepared_transactions:
 pgdist:
   description:
     - Null without the coordinator extension in this database. Otherwise C(stats) (C(one_phase_commits),
-      C(two_phase_commits), C(prepared_resolved), C(deadlocks_broken), C(orphans_terminated), since the start),
+      C(two_phase_commits), C(prepared_resolved), C(deadlocks_broken), C(orphans_terminated), and the router's
+      C(routed_statements) and C(fallback_statements), C(lone_reads) (a read's remote transaction in one message),
+      C(lone_retries), C(folded_commands) and C(remote_messages) (messages sent to the shards), since the start),
       C(in_doubt) (the coordinator's prepared transactions on every node with C(server), C(gid), C(prepared),
       C(age_seconds), C(owner) and C(coordinator_outcome), what recovery will do with it), C(lock_waits)
       (coordinator backends waiting at least O(lock_wait_min) seconds for a lock, on this node or a shard, with

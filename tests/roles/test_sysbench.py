@@ -2,13 +2,9 @@
 make demo and test_local_inventory, deployed already when this file runs after it), then sysbench 1.0's
 oltp_read_write through the coordinator as the application user library_app, over TCP with TLS.
 
-sbtest1 is sysbench's table (`sysbench oltp_read_write prepare` in Debian's sysbench 1.0.20: id SERIAL
-primary key, k INTEGER DEFAULT '0' NOT NULL, c CHAR(120) DEFAULT '' NOT NULL, pad CHAR(60) DEFAULT '' NOT
-NULL, index k_1 on k) as a pgdist_tables entry: hash partitioned by id over the shards, id numbered by a
-sequence on the coordinator (sysbench's SERIAL), the k index on every shard table. sysbench's prepare issues
-CREATE TABLE itself, so the rows are loaded here through the coordinator as prepare loads them (ids from the
-sequence, k uniform in 1..table size, c and pad in its digit-group format), and sysbench only runs. At the end
-the table is dropped again, leaving the demo clusters as they were."""
+sbtest1 is sysbench's table as a pgdist_tables entry (tests/support/sysbench_tables.py), hash partitioned by id
+over the shards; its rows are loaded through the coordinator as sysbench's prepare loads them, and sysbench only
+runs. At the end the table is dropped again, leaving the demo clusters as they were."""
 
 import os
 import re
@@ -22,24 +18,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from support.ansible import REPO  # noqa: E402
 from support.deployment import Deployment  # noqa: E402
+from support.sysbench_tables import load, sbtest  # noqa: E402
 
 LOCAL = Deployment(os.path.join(REPO, 'inventories', 'local', 'hosts.yml'))
 ROWS = 1000
-SBTEST = dict(
-    name='sbtest1', partition_by=dict(method='hash', key='id'), partition_count=2, primary_key=['id'],
-    columns=[dict(name='id', type='integer', nullable=False, sequence=True),
-             dict(name='k', type='integer', nullable=False, default=0),
-             dict(name='c', type='char(120)', nullable=False, default=''),
-             dict(name='pad', type='char(60)', nullable=False, default='')],
-    indexes=[dict(name='k_1', columns=['k'])])
-# sysbench's c and pad: groups of 11 random digits joined by '-' (10 and 5 groups).
-LOAD = """INSERT INTO sbtest1 (k, c, pad)
-          SELECT 1 + (random() * %(rows)d)::int %% %(rows)d,
-                 array_to_string(ARRAY(SELECT lpad((random() * 99999999999)::bigint::text, 11, '0')
-                                         FROM generate_series(1, 10) WHERE g > 0), '-'),
-                 array_to_string(ARRAY(SELECT lpad((random() * 99999999999)::bigint::text, 11, '0')
-                                         FROM generate_series(1, 5) WHERE g > 0), '-')
-            FROM generate_series(1, %(rows)d) g""" % dict(rows=ROWS)
+SBTEST = sbtest(partition_count=2)
+LOAD = load(ROWS)
 
 
 def group_vars_tables():

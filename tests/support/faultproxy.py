@@ -5,7 +5,10 @@ forwards bytes both ways and reads the frontend side message by message
 (PostgreSQL protocol: a startup packet, then a type byte and a length), so a
 test can hold a chosen statement before the shard sees it: for example the
 COMMIT PREPARED of a two-phase commit, leaving the coordinator waiting at the
-exact step where a crash must not lose anything. Plain TCP only (test
+exact step where a crash must not lose anything. It also records what the
+coordinator sends (`traffic`): the text of each simple Query and each Parse,
+and each Sync, with the application_name of the session that sent it, so a
+test can count one coordinator backend's round trips. Plain TCP only (test
 clusters do not use TLS).
 """
 
@@ -38,6 +41,8 @@ class FaultProxy(object):
         self.lock = threading.Lock()
         self.sockets = []
         self.closed = False
+        # (application_name, type, text) of every Query ('Q'), Parse ('P') and Sync ('S'), in order.
+        self.traffic = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def hold(self, pattern):
@@ -46,6 +51,15 @@ class FaultProxy(object):
         with self.lock:
             self.holds.append(hold)
         return hold
+
+    def round_trips(self, session=''):
+        """Messages waited on since the traffic was last cleared (simple Queries and Syncs), of the sessions whose
+        application_name contains `session`."""
+        return sum(1 for name, kind, unused_text in list(self.traffic) if kind in ('Q', 'S') and session in name)
+
+    def queries(self, session=''):
+        """The texts of the simple Queries and Parses recorded, of those sessions."""
+        return [text for name, kind, text in list(self.traffic) if kind in ('Q', 'P') and session in name]
 
     def release_all(self):
         with self.lock:
@@ -95,6 +109,7 @@ class FaultProxy(object):
     def _frontend(self, client, server):
         try:
             startup = True
+            name = ''
             while True:
                 if startup:
                     head = _read(client, 4)
@@ -102,15 +117,30 @@ class FaultProxy(object):
                     message = head + body
                     # SSLRequest / GSSENCRequest are followed by the real startup packet.
                     startup = len(message) == 8 and body[:4] in (b'\x04\xd2\x16\x2f', b'\x04\xd2\x16\x30')
+                    if not startup:
+                        fields = body[4:].split(b'\0')
+                        parameters = dict(zip(fields[0::2], fields[1::2]))
+                        name = parameters.get(b'application_name', b'').decode('utf-8', 'replace')
                 else:
                     head = _read(client, 5)
                     message = head + _read(client, struct.unpack('!i', head[1:])[0] - 4)
+                    self._record(name, message)
                     self._maybe_hold(message)
                 server.sendall(message)
         except OSError:
             pass
         _close(client)
         _close(server)
+
+    def _record(self, name, message):
+        kind = message[:1].decode('latin-1')
+        if kind == 'Q':
+            self.traffic.append((name, kind, message[5:].split(b'\0', 1)[0].decode('utf-8', 'replace')))
+        elif kind == 'P':
+            # Parse: statement name, then the query text.
+            self.traffic.append((name, kind, message[5:].split(b'\0', 2)[1].decode('utf-8', 'replace')))
+        elif kind == 'S':
+            self.traffic.append((name, kind, ''))
 
     def _maybe_hold(self, message):
         with self.lock:

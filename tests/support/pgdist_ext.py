@@ -159,9 +159,10 @@ class Distributed(object):
             cluster.destroy()
 
 
-def pgbench(coordinator, *args, timeout=300):
-    """pgbench against the coordinator; returns the completed process (output in .stdout)."""
-    env = dict(os.environ, PGPASSWORD=SUPERUSER_PASSWORD)
+def pgbench(coordinator, *args, timeout=300, env=None):
+    """pgbench against the coordinator (env: more environment variables); returns the completed process (output
+    in .stdout)."""
+    env = dict(os.environ, PGPASSWORD=SUPERUSER_PASSWORD, **(env or {}))
     return subprocess.run([os.path.join(PG_BIN, 'pgbench'), '-h', coordinator.host, '-p', str(coordinator.port),
                            '-U', 'postgres'] + list(args) + ['postgres'],
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,

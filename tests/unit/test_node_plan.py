@@ -328,7 +328,8 @@ def test_distributed_transaction_settings():
     c1, s1, r1 = (plan['hosts'][host] for host in ('c1', 's1', 'r1'))
     assert dict((name, value) for name, value in c1['settings'].items() if name.startswith('pgdist.')) == {
         'pgdist.database': 'library', 'pgdist.two_phase_commit': True, 'pgdist.read_committed': True,
-        'pgdist.async_insert': True,
+        'pgdist.async_insert': True, 'pgdist.router': True,
+        'pgdist.consistent_reads': 'repeatable_read', 'pgdist.consistent_reads_timeout': '1s',
         'pgdist.deadlock_check_interval': '2s', 'pgdist.recovery_interval': '10s',
         'pgdist.frozen_backend_timeout': '20s', 'pgdist.commit_timeout': '10s'}
     assert c1['settings']['shared_preload_libraries'] == 'pgdist'
@@ -358,6 +359,13 @@ def test_settings_of_a_coordinator_on_13_and_without_the_extension():
     assert one_phase['c1']['settings']['pgdist.two_phase_commit'] is False
     assert one_phase['c1']['settings']['pgdist.read_committed'] is True
     assert 'max_prepared_transactions' not in one_phase['s1']['settings']
+
+
+def test_consistent_reads_take_yaml_off_and_refuse_other_values():
+    unquoted = build(extension_settings=dict(consistent_reads=False))['hosts']['c1']['settings']
+    assert unquoted['pgdist.consistent_reads'] == 'off'
+    with pytest.raises(InvalidInput, match='pgdist_extension_settings.consistent_reads must be one of off'):
+        build(extension_settings=dict(consistent_reads='always'))
 
 
 def test_foreign_server_options_of_the_user_win_over_the_tuned_ones():
