@@ -78,6 +78,12 @@ def extension(conn, name):
          WHERE e.extname = %s""", (name,))
 
 
+def extension_default_version(conn, name):
+    """The version CREATE EXTENSION installs (the control file's default_version), None when unknown here."""
+    row = fetch_one(conn, "SELECT default_version FROM pg_catalog.pg_available_extensions WHERE name = %s", (name,))
+    return row['default_version'] if row else None
+
+
 def extension_available(conn, name):
     """Versions of an extension the server can install ([] when unknown)."""
     rows = fetch_all(conn, "SELECT version FROM pg_catalog.pg_available_extension_versions WHERE name = %s", (name,))

@@ -193,7 +193,8 @@ def extension(request):
             plan.add(sqlbuild.drop('EXTENSION', name, cascade=params['cascade']))
         return dict(before=current or {}, after={})
     version = params.get('version')
-    if version == 'latest':
+    latest = version == 'latest'
+    if latest:
         version = None
     if current is None:
         available = catalog.extension_available(conn, name)
@@ -208,6 +209,9 @@ def extension(request):
         plan.add(sqlbuild.create_extension(name, params.get('schema'), version, params['cascade']))
         return dict(before={}, after=dict(name=name, schema=params.get('schema'), version=version))
     after = dict(current)
+    if latest:
+        # The version the installed files make the default: a new build's upgrade scripts apply.
+        version = catalog.extension_default_version(conn, name)
     if version and version != current['version']:
         plan.add(sqlbuild.alter_extension_version(name, version))
         after['version'] = version

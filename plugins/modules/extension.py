@@ -22,7 +22,12 @@ options:
     description: Schema to install the extension objects in.
     type: str
   version:
-    description: Version to install or update to; C(latest) or unset means the default version.
+    description:
+      - Version to install or update to.
+      - Unset creates the extension at its default version and leaves the version of an installed one alone.
+      - V(latest) does the same on create and updates an installed one to the default version of the files
+        installed now (C(ALTER EXTENSION ... UPDATE TO), running the extension's upgrade scripts), as after a new
+        build or package of the extension.
     type: str
   cascade:
     description:

@@ -312,14 +312,19 @@ def test_status_playbook_reports_down_shard_rows_and_replication(setup, coordina
     inventory = {'all': {'vars': {'pgdist_database': DB}, 'children': {
         'coordinator': {'hosts': {'coord': host(coordinator)}},
         'shards': {'hosts': {'s1': host(shard1), 'spare': host(spare)}},
-        'replicas': {'hosts': {'s2': host(shard2)}}}}}
+        'replicas': {'hosts': {'s2': host(shard2),
+                               # A host Ansible cannot reach (ssh to a closed port): reported, the others read.
+                               'gone': dict(ansible_connection='ssh', ansible_host='127.0.0.1', ansible_port=9,
+                                            ansible_ssh_common_args='-o ConnectTimeout=5 -o BatchMode=yes')}}}}}
     path = tmp_path / 'hosts.yml'
     path.write_text(yaml.safe_dump(inventory))
     run = run_playbook(os.path.join(REPO, 'playbooks', 'status.yml'), inventory=str(path),
-                       extra_vars={'pgdist_status_probe_timeout': 1})
-    assert run.ok, run.stdout[-3000:] + run.stderr[-3000:]
+                       extra_vars={'pgdist_status_probe_timeout': 1, 'pgdist_status_row_counts': 'exact'})
+    # The report comes first; then the run fails, naming the stopped node and the shards the coordinator misses.
+    assert not run.ok
     assert sum(stats.get('changed', 0) for stats in run.stats.values()) == 0
-    report = '\n'.join(run.results('coord')[-1]['msg'])
+    (report,) = [result['msg'] for result in run.results('coord') if result['_task'].endswith('Cluster status')]
+    report = '\n'.join(report)
     assert 'ci_s1            up' in report
     assert 'ci_down          DOWN' in report
     assert 'public.events            declarative, 4 partitions, rows 67' in report
@@ -328,5 +333,11 @@ def test_status_playbook_reports_down_shard_rows_and_replication(setup, coordina
     assert 'spare: DOWN or unreadable' in report
     assert 'coord: slot ci_sub active' in report
     assert 's2: subscription ci_sub enabled, worker running, tables ready=1' in report
+    (verdict,) = [result['msg'] for result in run.results('coord') if result.get('failed')]
+    assert verdict.startswith('4 problems: spare: down or unreadable: '), verdict
+    assert '; gone: down or unreadable: unreachable: ' in verdict and 'port 9: Connection refused' in verdict, verdict
+    assert '; coord: cannot reach shard ci_down through its foreign server (partitions of public.logs fail): ' \
+        in verdict, verdict
+    assert '; coord: cannot reach shard ci_hung through its foreign server' in verdict, verdict
     for secret in SECRETS:
         assert secret not in run.stdout

@@ -42,6 +42,12 @@ def test_extension_lifecycle(shard2, database):
     # hstore's newest version: 1.7 on PostgreSQL 13, 1.8 from 14 on
     latest = shard2.scalar("SELECT default_version FROM pg_available_extensions WHERE name = 'hstore'")
     assert latest == ('1.7' if shard2.major == 13 else '1.8')
+    # No version leaves an installed one alone; latest updates it to the default of the files installed now
+    # (what the coordinator role asks of pgdist after a new build).
+    unset = run_tasks([task('hstore', 'extension', shard2, db=DB, name='hstore')], check=True)
+    assert unset.ok and unset.changed('localhost') == 0
+    newest = run_tasks([task('hstore', 'extension', shard2, db=DB, name='hstore', version='latest')], check=True)
+    assert by_name(newest)['hstore']['queries'] == ['ALTER EXTENSION "hstore" UPDATE TO \'%s\'' % latest]
     update = [task('hstore', 'extension', shard2, db=DB, name='hstore', version=latest, schema='ext_home')]
     check = run_tasks(update, check=True, diff=True)
     result = by_name(check)['hstore']

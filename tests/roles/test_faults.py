@@ -4,11 +4,13 @@ unreachable, PostgreSQL stopped) during a deploy, then back. On a private copy o
 
 import os
 import sys
+import time
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from support.ansible import REPO, run_playbook  # noqa: E402
 from support.variant import Variant  # noqa: E402
 
 # A table added while shard2 is down: one list partition per shard and a hash table over both.
@@ -107,3 +109,61 @@ def test_deploy_with_a_shard_down_then_back(variant):
     assert variant.psql('coordinator1', 'SELECT count(*) FROM orders') == '2'
     assert variant.psql('coordinator1', 'SELECT count(*) FROM clicks') == '10'
     assert variant.psql('coordinator1', 'SELECT (SELECT count(*) FROM parent), (SELECT count(*) FROM events)') == counts
+
+
+def status(variant, **extra_vars):
+    """playbooks/status.yml on the variant: (run, its report lines, its verdict or None when healthy)."""
+    run = run_playbook(os.path.join(REPO, 'playbooks', 'status.yml'), inventory=variant.inventory,
+                       extra_vars=extra_vars or None)
+    results = [result for host in variant.hosts for result in run.results(host)]
+    (report,) = [result['msg'] for result in results if result['_task'].endswith('Cluster status')]
+    verdicts = [result['msg'] for result in results if result.get('failed')]
+    assert run.ok == (not verdicts), run.report('status.yml')
+    return run, report, (verdicts[0] if verdicts else None)
+
+
+def test_status_fails_naming_the_node_and_the_problem(variant):
+    started = time.time()
+    run, report, verdict = status(variant)
+    assert run.ok and verdict is None, run.report('status.yml')
+    assert report[-1] == '  healthy: 3 nodes read, no problem found', report
+    # Row counts are opt-in: the report says where the partitions are, without reading a row.
+    assert '  public.events            declarative, 4 partitions: shard1 2, shard2 2' in report, report
+    assert '  public.parent            declarative, 3 partitions: local 1, shard1 1, shard2 1' in report, report
+
+    variant.ctl('shard2', 'stop')
+    try:
+        run, report, verdict = status(variant)
+    finally:
+        variant.ctl('shard2', 'start')
+    assert verdict.startswith('2 problems: shard2: down or unreadable: unable to connect to PostgreSQL'), verdict
+    unreachable = verdict.split('; coordinator1: cannot reach shard shard2 through its foreign server (partitions of ')
+    assert len(unreachable) == 2 and 'public.events' in unreachable[1].split(' fail): ')[0], verdict
+    assert 'fail): ERROR: could not connect to server "shard2"' in unreachable[1], verdict
+    assert any(line.split()[:2] == ['shard2', 'DOWN'] for line in report), report
+
+    # A transaction prepared on shard1 by hand (the coordinator's recovery leaves it alone): in doubt once it is
+    # older than the threshold, and still reported with the coordinator down.
+    variant.psql('shard1', "BEGIN; SELECT pg_current_xact_id(); PREPARE TRANSACTION 'pgdist_health_test'")
+    try:
+        run, report, verdict = status(variant)
+        assert run.ok, 'a prepared transaction younger than 60 s is not in doubt yet: %s' % verdict
+        time.sleep(2)
+        run, report, verdict = status(variant, pgdist_status_prepared_max_age=1)
+        assert verdict.startswith('1 problem: shard1: prepared transaction pgdist_health_test (database library) '
+                                  'in doubt for '), verdict
+        assert verdict.endswith(' s (threshold 1 s)'), verdict
+        variant.ctl('coordinator1', 'stop')
+        try:
+            run, report, verdict = status(variant, pgdist_status_prepared_max_age=1)
+        finally:
+            variant.ctl('coordinator1', 'start')
+        assert report[0].startswith('== pgdist cluster: the coordinator coordinator1 is DOWN or unreadable: '), report
+        assert any(line.startswith('  shard1: prepared transaction pgdist_health_test (library), ') for line in report)
+        assert '  shard2: WAL archiving off, 0 archived, 0 failures, last archived never' in report, report
+        assert verdict.startswith('2 problems: coordinator1: down or unreadable: '), verdict
+        assert '; shard1: prepared transaction pgdist_health_test ' in verdict, verdict
+    finally:
+        variant.psql('shard1', "ROLLBACK PREPARED 'pgdist_health_test'")
+    assert status(variant)[0].ok
+    print('\nstatus as a health check: 6 runs in %.1f s' % (time.time() - started))
