@@ -69,7 +69,7 @@ def _round(dist, mode, seconds):
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=read, daemon=True) for _ in range(READERS if mode else 0)]
+    threads = [threading.Thread(target=read, daemon=True) for reader in range(READERS if mode else 0)]
     before = dist.coordinator.query(STATS)[0]
     for thread in threads:
         thread.start()

@@ -146,7 +146,7 @@ def run_workload(dist, mode, seconds, readers=2, writers=3, stop_at_torn=False):
             conn.close()
 
     threads = [threading.Thread(target=write, args=(i,), daemon=True) for i in range(writers)]
-    threads += [threading.Thread(target=read, daemon=True) for _ in range(readers)]
+    threads += [threading.Thread(target=read, daemon=True) for reader in range(readers)]
     for thread in threads:
         thread.start()
     stop.wait(seconds)
