@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -111,10 +112,19 @@ def test_extension_is_built_from_the_release_s_headers(coordinator):
 
 # -- distributed transactions (the coordinator extension the roles built and preloaded) ----------------
 
+CONTROL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "extension", "pgdist",
+                       "pgdist.control")
+
+
+def extension_default_version():
+    with open(CONTROL) as control:
+        return re.search(r"^default_version = '([^']+)'", control.read(), re.M).group(1)
+
+
 def test_coordinator_extension_is_built_preloaded_and_created(coordinator, shards, pgvars):
     db = pgvars["database"]
     assert coordinator.value("SHOW shared_preload_libraries").split(",")[0] == "pgdist"
-    assert coordinator.value("SELECT extversion FROM pg_extension WHERE extname = 'pgdist'", db) == "1.0"
+    assert coordinator.value("SELECT extversion FROM pg_extension WHERE extname = 'pgdist'", db) == extension_default_version()
     assert coordinator.value("SHOW pgdist.database") == db
     for shard in shards:
         assert shard.value("SHOW max_prepared_transactions") == "100"
