@@ -9,6 +9,7 @@ import psycopg2
 import pytest
 
 from support.pgbench_tables import TPCB_SUMS
+from support.inthread import InThread
 from support.pgdist_ext import pgbench
 
 ACCOUNTS = [1, 2, 3, 4, 5, 100, 101, 102, 103, 104, 200, 201, 202, 203, 204]
@@ -52,20 +53,6 @@ def transfer(conn, source, target, amount):
         cursor.execute('UPDATE accounts SET balance = balance - %s WHERE id = %s', (amount, source))
         cursor.execute('UPDATE accounts SET balance = balance + %s WHERE id = %s', (amount, target))
     conn.commit()
-
-
-class InThread(threading.Thread):
-    def __init__(self, fn):
-        super(InThread, self).__init__(daemon=True)
-        self.fn = fn
-        self.result = self.error = None
-        self.start()
-
-    def run(self):
-        try:
-            self.result = self.fn()
-        except psycopg2.Error as exc:
-            self.error = exc
 
 
 def snapshot_stats(dist):

@@ -1,11 +1,11 @@
 """Restore points on every node at once (pgdist.create_restore_point) on real clusters."""
 
-import threading
 import time
 
 import psycopg2
 import pytest
 
+from support.inthread import InThread
 from support.pgdist_ext import FDW_PASSWORD, FDW_USER
 
 POINT = "SELECT node, lsn::text, commits_paused_ms FROM pgdist.create_restore_point('ext-test')"
@@ -17,22 +17,6 @@ def wal_position(cluster):
 
 def lsn_between(cluster, low, lsn, high):
     return cluster.scalar('SELECT %s::pg_lsn > %s::pg_lsn AND %s::pg_lsn <= %s::pg_lsn', (lsn, low, lsn, high))
-
-
-class InThread(threading.Thread):
-    """fn() in a thread: the test acts while it runs; result or error after join."""
-
-    def __init__(self, fn):
-        super(InThread, self).__init__(daemon=True)
-        self.fn = fn
-        self.result = self.error = None
-        self.start()
-
-    def run(self):
-        try:
-            self.result = self.fn()
-        except psycopg2.Error as exc:
-            self.error = exc
 
 
 @pytest.fixture()
