@@ -109,17 +109,6 @@ static PGresult *early_error = NULL;
 				observers[i_]->member(__VA_ARGS__); \
 	} while (0)
 
-/* libpq's own definition: the next one after ours in the lookup order (pgdist.so links libpq). */
-static void *
-real_symbol(const char *name)
-{
-	void	   *symbol = dlsym(RTLD_NEXT, name);
-
-	if (symbol == NULL)
-		elog(FATAL, "pgdist: libpq has no %s: %s", name, dlerror());
-	return symbol;
-}
-
 /* True when address is in pgdist.so (compared with a static function, which nothing can interpose). */
 static bool
 defined_here(void *address)
@@ -127,7 +116,7 @@ defined_here(void *address)
 	Dl_info		found;
 	Dl_info		self;
 
-	return address != NULL && dladdr(address, &found) && dladdr((void *) real_symbol, &self) &&
+	return address != NULL && dladdr(address, &found) && dladdr((void *) defined_here, &self) &&
 		found.dli_fbase == self.dli_fbase;
 }
 
@@ -239,17 +228,17 @@ register_conn(PGconn *conn)
 void
 fdwconn_init(void)
 {
-	real_PQconnectdbParams = (ConnectParamsFn) real_symbol("PQconnectdbParams");
-	real_PQconnectStartParams = (ConnectParamsFn) real_symbol("PQconnectStartParams");
-	real_PQfinish = (void (*) (PGconn *)) real_symbol("PQfinish");
-	real_PQsendQuery = (int (*) (PGconn *, const char *)) real_symbol("PQsendQuery");
-	real_PQsendQueryParams = (SendQueryParamsFn) real_symbol("PQsendQueryParams");
-	real_PQsendPrepare = (SendPrepareFn) real_symbol("PQsendPrepare");
-	real_PQsendQueryPrepared = (SendQueryPreparedFn) real_symbol("PQsendQueryPrepared");
-	real_PQisBusy = (int (*) (PGconn *)) real_symbol("PQisBusy");
-	real_PQgetResult = (PGresult * (*) (PGconn *)) real_symbol("PQgetResult");
-	real_PQcmdTuples = (char *(*) (PGresult *)) real_symbol("PQcmdTuples");
-	real_PQclear = (void (*) (PGresult *)) real_symbol("PQclear");
+	real_PQconnectdbParams = (ConnectParamsFn) pgdist_libpq_symbol("PQconnectdbParams");
+	real_PQconnectStartParams = (ConnectParamsFn) pgdist_libpq_symbol("PQconnectStartParams");
+	real_PQfinish = (void (*) (PGconn *)) pgdist_libpq_symbol("PQfinish");
+	real_PQsendQuery = (int (*) (PGconn *, const char *)) pgdist_libpq_symbol("PQsendQuery");
+	real_PQsendQueryParams = (SendQueryParamsFn) pgdist_libpq_symbol("PQsendQueryParams");
+	real_PQsendPrepare = (SendPrepareFn) pgdist_libpq_symbol("PQsendPrepare");
+	real_PQsendQueryPrepared = (SendQueryPreparedFn) pgdist_libpq_symbol("PQsendQueryPrepared");
+	real_PQisBusy = (int (*) (PGconn *)) pgdist_libpq_symbol("PQisBusy");
+	real_PQgetResult = (PGresult * (*) (PGconn *)) pgdist_libpq_symbol("PQgetResult");
+	real_PQcmdTuples = (char *(*) (PGresult *)) pgdist_libpq_symbol("PQcmdTuples");
+	real_PQclear = (void (*) (PGresult *)) pgdist_libpq_symbol("PQclear");
 
 	/*
 	 * Libraries loaded later bind to the first definition in the global

@@ -42,7 +42,6 @@
  */
 #include "postgres.h"
 
-#include <dlfcn.h>
 #include <poll.h>
 
 #include "miscadmin.h"
@@ -53,6 +52,7 @@
 #include "fdw_contract.h"
 #include "fold.h"
 #include "shared.h"
+#include "util.h"
 
 static int	(*real_PQsendQuery) (PGconn *conn, const char *query);
 static int	(*real_PQisBusy) (PGconn *conn);
@@ -61,23 +61,13 @@ static void (*real_PQclear) (PGresult *res);
 
 static const char SEPARATOR[] = "; ";
 
-static void *
-libpq_symbol(const char *name)
-{
-	void	   *symbol = dlsym(RTLD_NEXT, name);
-
-	if (symbol == NULL)
-		elog(FATAL, "pgdist: libpq has no %s: %s", name, dlerror());
-	return symbol;
-}
-
 void
 fold_init(void)
 {
-	real_PQsendQuery = (int (*) (PGconn *, const char *)) libpq_symbol("PQsendQuery");
-	real_PQisBusy = (int (*) (PGconn *)) libpq_symbol("PQisBusy");
-	real_PQgetResult = (PGresult * (*) (PGconn *)) libpq_symbol("PQgetResult");
-	real_PQclear = (void (*) (PGresult *)) libpq_symbol("PQclear");
+	real_PQsendQuery = (int (*) (PGconn *, const char *)) pgdist_libpq_symbol("PQsendQuery");
+	real_PQisBusy = (int (*) (PGconn *)) pgdist_libpq_symbol("PQisBusy");
+	real_PQgetResult = (PGresult * (*) (PGconn *)) pgdist_libpq_symbol("PQgetResult");
+	real_PQclear = (void (*) (PGresult *)) pgdist_libpq_symbol("PQclear");
 }
 
 static bool
@@ -181,14 +171,6 @@ drop_results(FoldState *fs)
 	fs->phase = FOLD_IDLE;
 }
 
-static void
-free_text(char **text)
-{
-	if (*text != NULL)
-		pfree(*text);
-	*text = NULL;
-}
-
 /* The connection's state at the end of a remote transaction (or of the connection). */
 void
 fold_reset(FoldState *fs)
@@ -197,8 +179,8 @@ fold_reset(FoldState *fs)
 	queue_clear(fs);
 	fs->alone_done = false;
 	fs->alone_rows = 0;
-	free_text(&fs->start);
-	free_text(&fs->redo);
+	pgdist_free_text(&fs->start);
+	pgdist_free_text(&fs->redo);
 }
 
 bool
@@ -232,7 +214,7 @@ send_folded(PGconn *conn, FoldState *fs, const char *text, int target)
 	if (!real_PQsendQuery(conn, text))
 	{
 		fs->alone_rows = 0;
-		free_text(&fs->redo);
+		pgdist_free_text(&fs->redo);
 		return FOLD_SEND_FAILED;
 	}
 	fs->phase = FOLD_COLLECTING;
@@ -285,7 +267,7 @@ finish(PGconn *conn, FoldState *fs)
 			answer(conn, fs, PGRES_FATAL_ERROR);
 			return;
 		}
-		free_text(&fs->redo);
+		pgdist_free_text(&fs->redo);
 		if (error < 0 && PQtransactionStatus(conn) == PQTRANS_IDLE)
 		{
 			fs->alone_done = true;
@@ -460,7 +442,7 @@ send_alone(PGconn *conn, FoldState *fs, const char *sql)
 	char	   *text = message(fs, sql, "; " FDW_COMMIT);
 
 	(void) parse_fetch(sql, &rows, cursor, sizeof(cursor));
-	free_text(&fs->redo);
+	pgdist_free_text(&fs->redo);
 	fs->redo = MemoryContextStrdup(TopMemoryContext, text);
 	fs->redo[strlen(text) - strlen("; " FDW_COMMIT)] = '\0';
 	fs->redo_target = fs->queued;
@@ -516,7 +498,7 @@ fold_command(PGconn *conn, FoldState *fs, const FoldCommand *command)
 		if (starts_with(original, FDW_START_PREFIX))
 		{
 			queue_clear(fs);
-			free_text(&fs->start);
+			pgdist_free_text(&fs->start);
 			fs->start = MemoryContextStrdup(TopMemoryContext, command->sql);
 			fs->start_queued = true;
 		}

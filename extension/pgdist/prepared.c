@@ -38,23 +38,16 @@
 
 #include "fdw_contract.h"
 #include "prepared.h"
+#include "util.h"
 
 static const char *const write_texts[] = {FDW_WRITE_TEXTS, NULL};
-
-static void
-free_text(char **text)
-{
-	if (*text != NULL)
-		pfree(*text);
-	*text = NULL;
-}
 
 void
 prepared_reset(PreparedState *ps)
 {
 	ps->phase = PREPARED_NONE;
-	free_text(&ps->name);
-	free_text(&ps->sql);
+	pgdist_free_text(&ps->name);
+	pgdist_free_text(&ps->sql);
 }
 
 /* Keeps postgres_fdw's PREPARE of a write, untyped as it always prepares, when none is kept on the connection. */

@@ -4,6 +4,8 @@
  */
 #include "postgres.h"
 
+#include <dlfcn.h>
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -77,4 +79,24 @@ pgdist_fdw_servers(void)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return servers;
+}
+
+/* libpq's own definition of name: the next one after pgdist.so's in the lookup order (pgdist.so links libpq). */
+void *
+pgdist_libpq_symbol(const char *name)
+{
+	void	   *symbol = dlsym(RTLD_NEXT, name);
+
+	if (symbol == NULL)
+		elog(FATAL, "pgdist: libpq has no %s: %s", name, dlerror());
+	return symbol;
+}
+
+/* pfree()s *text, if any, and forgets it. */
+void
+pgdist_free_text(char **text)
+{
+	if (*text != NULL)
+		pfree(*text);
+	*text = NULL;
 }

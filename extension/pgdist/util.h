@@ -11,5 +11,7 @@
 extern HTAB *pgdist_hash(const char *name, long size, Size keysize, Size entrysize, MemoryContext context);
 extern void pgdist_materialize(FunctionCallInfo fcinfo);
 extern List *pgdist_fdw_servers(void);
+extern void *pgdist_libpq_symbol(const char *name);
+extern void pgdist_free_text(char **text);
 
 #endif							/* PGDIST_UTIL_H */
