@@ -15,6 +15,15 @@ logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 started=$SECONDS
 
+# The kernel picks ephemeral ports (32768-60999) for client connections and for port-0 binds; the inventories
+# and role tests listen on fixed ports 55400-55699 inside that range, so while the lanes run a connection could
+# hold one and a role test's server would fail to bind. Reserve the range where we may (root, writable sysctl).
+reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
+if [ -w "$reserved" ] && ! grep -q 55400-55699 "$reserved"; then
+  current=$(cat "$reserved")
+  echo "${current:+$current,}55400-55699" >"$reserved" || true
+fi
+
 # The extension's majors (the Makefile's, passed in the environment) split by where their server is.
 debian=15
 # majors WHERE LIST: the majors of LIST whose server is (on_debian) or is not (on_npm) Debian's

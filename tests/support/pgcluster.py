@@ -30,10 +30,19 @@ SUPERUSER_PASSWORD = 'Sup3r-secret-pw'
 RUN_AS = 'postgres'
 
 
+# The fixed ports of the inventories and the role tests (pg_createcluster clusters, Patroni, etcd). The kernel
+# hands out ports of this range too, so a throw-away cluster started while the role suite runs could take one;
+# scripts/test-suites.sh also reserves the range (ip_local_reserved_ports) against client connections.
+FIXED_PORTS = range(55400, 55700)
+
+
 def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+    while True:
+        with socket.socket() as sock:
+            sock.bind(('127.0.0.1', 0))
+            port = sock.getsockname()[1]
+        if port not in FIXED_PORTS:
+            return port
 
 
 def _demote():
