@@ -61,6 +61,15 @@ def role(conn, name):
     return fetch_one(conn, query.format(password='NULL::text', table='pg_roles'), (name,))
 
 
+def role_memberships(conn, name):
+    """The roles name is a direct member of, sorted."""
+    rows = fetch_all(conn, """
+        SELECT r.rolname AS name FROM pg_catalog.pg_auth_members m
+          JOIN pg_catalog.pg_roles r ON r.oid = m.roleid JOIN pg_catalog.pg_roles u ON u.oid = m.member
+         WHERE u.rolname = %s ORDER BY 1""", (name,))
+    return [row['name'] for row in rows]
+
+
 def can_admin_role(conn, name):
     """Whether the current user holds ADMIN OPTION on role name (superusers always do)."""
     return fetch_one(conn, "SELECT pg_catalog.pg_has_role(%s, 'MEMBER WITH ADMIN OPTION') AS ok", (name,))['ok']

@@ -31,7 +31,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pgdist.cluster.plugins.module_utils import app_users, backup, ha, rebalance, transactions
+from ansible_collections.pgdist.cluster.plugins.module_utils import (
+    app_users, backup, ha, monitoring, rebalance, transactions)
 from ansible_collections.pgdist.cluster.plugins.module_utils.identifiers import InvalidInput
 from ansible_collections.pgdist.cluster.plugins.module_utils.topology import (
     check_foreign_keys, coordinator_tables, fdw_hba_rules, flag, peer, peer_ssl_options, pins_from_tables,
@@ -384,7 +385,9 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
                 connection=dict(login_unix_socket=cluster['socket_dir'], login_port=cluster['port'],
                                 login_user=cluster['postgres_user']),
                 tls=_tls(host, facts, cluster['config_dir'], info),
-                backup=backup.node_backup(host, facts, roles, inventory.peers[host]['server']))
+                backup=backup.node_backup(host, facts, roles, inventory.peers[host]['server']),
+                monitoring=monitoring.node_monitoring(host, facts, roles, inventory.peers[host]['address'],
+                                                      variables.get('monitoring_user') or 'pgdist_monitor'))
     node['settings'], node['settings_sources'] = _settings(inventory, host, node)
     node['settings_overridden'] = overriding_sources(node['settings'], info.get('file_settings'), cluster['config_dir'])
     generated = []
@@ -400,6 +403,7 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
     is_coordinator = 'coordinator' in roles
     apps = inventory.apps if is_coordinator else dict(logins=[], grants=[], hba_rules=[])
     generated += apps['hba_rules']
+    generated += monitoring.hba_rules(node['monitoring'], inventory.database)
     node['hba_rules'] = [dict(type='local', database='all', user=cluster['postgres_user'], method='peer',
                               comment='administration by the postgres system user')] + \
         require_ssl(generated, node['tls']['enabled'])
@@ -500,6 +504,7 @@ def build_plan(groups, facts, variables, reads, check_mode=False):
                                                             variables.get('drain'), inventory.peers, facts,
                                                             inventory.read)
     hosts = dict((host, host_plan(inventory, host, placed, reference_specs, check_mode)) for host in inventory.hosts)
+    monitoring.check_listen_addresses(dict((host, node['monitoring']) for host, node in hosts.items()))
     placement = {}
     for table in placed:
         schema = qualified_name(table['name']).split('.', 1)[0]

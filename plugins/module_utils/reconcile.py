@@ -139,6 +139,18 @@ def _stored_verifier(request, password, current):
     return None
 
 
+def _grant_memberships(request, name, current):
+    """GRANT each role of member_of that name is not a member of yet (others are left as they are); the roles
+    name is a member of afterwards."""
+    wanted = [check_identifier(role, 'member_of') for role in request.params.get('member_of') or []]
+    missing = [role for role in wanted if role not in current]
+    for role in missing:
+        if not catalog.role_exists(request.conn, role):
+            raise InvalidInput('member_of: role %r does not exist' % role)
+        request.plan.add(sqlbuild.grant_role(role, name))
+    return sorted(set(current) | set(missing))
+
+
 def user(request):
     params, plan, conn = request.params, request.plan, request.conn
     name = check_identifier(params['name'], 'name')
@@ -156,6 +168,7 @@ def user(request):
         plan.add(sqlbuild.create_role(name, _attribute_keywords(wanted), verifier, limit))
         after = dict(name=name, connection_limit=-1 if limit is None else limit, password_set=bool(password))
         after.update(wanted)
+        after['member_of'] = _grant_memberships(request, name, [])
         return dict(before={}, after=after, password_changed=bool(password))
     changed_attributes = dict((column, value) for column, value in wanted.items() if current[column] != value)
     new_limit = limit if limit is not None and limit != current['connection_limit'] else None
@@ -177,7 +190,10 @@ def user(request):
         after['connection_limit'] = new_limit
     if verifier is not None:
         after['password_set'] = verifier != ''
-    return dict(before=_role_view(current), after=after, password_changed=verifier is not None)
+    before = _role_view(current)
+    before['member_of'] = catalog.role_memberships(conn, name)
+    after['member_of'] = _grant_memberships(request, name, before['member_of'])
+    return dict(before=before, after=after, password_changed=verifier is not None)
 
 
 # -- extension ---------------------------------------------------------------

@@ -92,6 +92,11 @@ def alter_role(name, attributes=(), verifier=None, connection_limit=None):
     return sql.SQL('ALTER ROLE {} {}').format(sql.Identifier(name), options)
 
 
+def grant_role(role, member):
+    """GRANT role TO member: member gets role's privileges (pg_monitor for a monitoring login)."""
+    return sql.SQL('GRANT {} TO {}').format(sql.Identifier(role), sql.Identifier(member))
+
+
 # -- extensions ---------------------------------------------------------------
 
 def create_extension(name, schema=None, version=None, cascade=False):

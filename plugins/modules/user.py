@@ -48,6 +48,14 @@ options:
   connection_limit:
     description: Maximum concurrent connections; -1 for no limit. Unset keeps the current limit.
     type: int
+  member_of:
+    description:
+      - Roles this role is made a member of (C(GRANT role TO name)), for example V(pg_monitor) for a
+        monitoring login. Memberships not listed are left as they are.
+    type: list
+    elements: str
+    default: []
+    version_added: 1.1.0
   update_password:
     description:
       - V(always) sets the password when it differs from the stored one; V(on_create) only sets it on a
@@ -73,6 +81,12 @@ EXAMPLES = r'''
     name: pgdist_fdw
     password: "{{ vault_fdw_password }}"
     attributes: [NOSUPERUSER, NOCREATEDB]
+
+- name: A monitoring login that reads the statistics views without superuser
+  pgdist.cluster.user:
+    name: pgdist_monitor
+    password: "{{ vault_monitoring_password }}"
+    member_of: [pg_monitor]
 '''
 
 RETURN = r'''
@@ -96,6 +110,7 @@ ARGUMENT_SPEC = dict(
     login=dict(type='bool', default=True),
     attributes=dict(type='list', elements='str', default=[]),
     connection_limit=dict(type='int'),
+    member_of=dict(type='list', elements='str', default=[]),
     update_password=dict(type='str', choices=['always', 'on_create'], default='always', no_log=False),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
 )

@@ -157,3 +157,27 @@ def test_createrole_alone_alters_only_the_roles_it_administers_from_16(shard2):
         assert shard2.scalar("SELECT rolconnlimit FROM pg_roles WHERE rolname = 't2_others'") == 2
     for role in ('t2_own', 't2_others', 't2_admin'):
         shard2.query('DROP ROLE %s' % role)
+
+
+def test_member_of_grants_the_missing_memberships_only(shard2):
+    wanted = dict(name='t2_monitor', password=PASSWORD, member_of=['pg_monitor'])
+    first = run_tasks([task('user', 'user', shard2, **wanted)], diff=True)
+    result = by_name(first)['user']
+    assert first.ok and result['queries'][1:] == ['GRANT "pg_monitor" TO "t2_monitor"'], result['queries']
+    assert result['diff']['after']['member_of'] == ['pg_monitor']
+    assert shard2.scalar("SELECT pg_has_role('t2_monitor', 'pg_monitor', 'MEMBER')") is True
+    # Check mode plans the GRANT, and a membership granted by hand is not revoked.
+    shard2.connect().cursor().execute('GRANT pg_read_all_settings TO t2_monitor')
+    more = dict(wanted)
+    more['member_of'] = ['pg_monitor', 'pg_signal_backend']
+    check = run_tasks([task('user', 'user', shard2, **more)], check=True, diff=True)
+    result = by_name(check)['user']
+    assert check.ok and result['queries'] == ['GRANT "pg_signal_backend" TO "t2_monitor"'], result['queries']
+    assert result['diff']['before']['member_of'] == ['pg_monitor', 'pg_read_all_settings']
+    assert shard2.scalar("SELECT pg_has_role('t2_monitor', 'pg_signal_backend', 'MEMBER')") is False
+    again = run_tasks([task('user', 'user', shard2, **wanted)])
+    assert again.ok and again.changed('localhost') == 0
+    # A role that does not exist is named, and nothing is created.
+    bad = run_tasks([task('user', 'user', shard2, name='t2_nobody', member_of=['no_such_role'])])
+    assert not bad.ok and "member_of: role 'no_such_role' does not exist" in bad.stdout, bad.stdout
+    assert shard2.scalar("SELECT count(*) FROM pg_roles WHERE rolname = 't2_nobody'") == 0

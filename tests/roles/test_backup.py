@@ -151,8 +151,12 @@ def test_backup_restore_point_and_restore(variant):
     assert variant.psql('shard2', "SELECT count(*) FROM pg_class WHERE relname LIKE 'pgbench%'") == '0'
 
     # Every node back to the point: every history row committed before it, none committed after it.
+    # Without a yes (no terminal here) nothing is stopped or overwritten.
+    unconfirmed = playbook(variant, 'restore.yml', pgdist_restore_point=POINT)
+    assert not unconfirmed.ok and 'restore not confirmed' in unconfirmed.stdout, unconfirmed.report('restore.yml')
+    assert variant.psql('coordinator1', 'SELECT 1') == '1', 'an unconfirmed restore stopped the coordinator'
     restore_started = time.time()
-    restored_run = playbook(variant, 'restore.yml', pgdist_restore_point=POINT)
+    restored_run = playbook(variant, 'restore.yml', pgdist_restore_point=POINT, pgdist_restore_confirm=True)
     restored_at = time.time()
     assert restored_run.ok, restored_run.report('restore.yml')
     overwritten = messages(restored_run, 'Say what will be overwritten')

@@ -1,10 +1,14 @@
 """Faults (issue 8, point 3): a shard down while the coordinator is queried, and a shard down (host
-unreachable, PostgreSQL stopped) during a deploy, then back. On a private copy of inventories/local
-(clusters pgdist_faults_*, ports 55472-55474)."""
+unreachable, PostgreSQL stopped) during a deploy, then back; the health check (status.yml) and the metrics
+(pgdist.cluster.monitoring's exporters) seeing those faults. On a private copy of inventories/local (clusters
+pgdist_faults_*, ports 55472-55474, exporters on port 55479 of each node's address)."""
 
+import json
 import os
+import re
 import sys
 import time
+import urllib.request
 
 import pytest
 
@@ -22,13 +26,17 @@ NEW_TABLES = [
     dict(name='clicks', columns=[dict(name='id', type='bigint')], partition_by=dict(method='hash', key='id'),
          partition_count=2),
 ]
+EXPORTER_PORT = 55479
+DASHBOARD = os.path.join(REPO, 'roles', 'monitoring', 'files', 'grafana-dashboard.json')
 RELATIONS = """SELECT string_agg(c.relname || ':' || c.relkind::text, ',' ORDER BY c.relname) FROM pg_class c
                 WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'f')"""
 
 
 @pytest.fixture(scope='module')
 def variant():
-    variant = Variant('faults', 55472)
+    variant = Variant('faults', 55472, group_vars=dict(
+        pgdist_monitoring_enabled=True, pgdist_monitoring_port=EXPORTER_PORT,
+        pgdist_monitoring_password='Monitor-secret_1'))
     try:
         variant.deploy()
         variant.psql('coordinator1', "INSERT INTO parent VALUES (1, 'a', 10), (2, 'b', 150000), (3, 'c', 250000);"
@@ -167,3 +175,88 @@ def test_status_fails_naming_the_node_and_the_problem(variant):
         variant.psql('shard1', "ROLLBACK PREPARED 'pgdist_health_test'")
     assert status(variant)[0].ok
     print('\nstatus as a health check: 6 runs in %.1f s' % (time.time() - started))
+
+
+def scrape(variant, host):
+    """{metric name with its labels: value} of host's exporter."""
+    url = 'http://%s:%d/metrics' % (variant.address(host), EXPORTER_PORT)
+    with urllib.request.urlopen(url, timeout=30) as response:
+        text = response.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith('#'):
+            name, value = line.rsplit(' ', 1)
+            values[name] = float(value)
+    return values
+
+
+def metrics(variant, host, up=1):
+    """A scrape of host's exporter once it says pg_up is up: the first scrape after PostgreSQL restarted finds
+    the exporter's connection broken (pg_up 0) and the exporter reconnects for the next, as Prometheus sees it."""
+    for attempt in range(10):
+        values = scrape(variant, host)
+        if metric(values, 'pg_up') == up:
+            return values
+        time.sleep(1)
+    raise AssertionError('%s: pg_up stayed %s in %d scrapes, wanted %d' % (host, metric(values, 'pg_up'), attempt + 1, up))
+
+
+def metric(values, name):
+    """The value of the one series named name."""
+    found = [value for key, value in values.items() if key.split('{')[0] == name]
+    assert len(found) == 1, (name, sorted(values)[:20])
+    return found[0]
+
+
+def test_exporters_answer_the_distributed_metrics(variant):
+    # The monitoring login reads without superuser, and only on the local socket.
+    assert variant.psql('shard1', "SELECT rolsuper, pg_has_role('pgdist_monitor', 'pg_monitor', 'MEMBER') "
+                                  "FROM pg_roles WHERE rolname = 'pgdist_monitor'") == 'f|t'
+    hba = variant.psql('shard1', "SELECT type, database[1] FROM pg_hba_file_rules WHERE 'pgdist_monitor' = ANY(user_name)")
+    assert hba == 'local|library', hba
+
+    before = metrics(variant, 'coordinator1')
+    # A transaction writing on both shards is a two-phase commit, counted by the coordinator's extension.
+    variant.psql('coordinator1', "BEGIN; UPDATE parent SET childname = childname WHERE id IN (2, 3); "
+                                 "UPDATE events SET payload = payload; COMMIT")
+    after = metrics(variant, 'coordinator1')
+    assert metric(after, 'pgdist_coordinator_two_phase_commits') >= metric(before, 'pgdist_coordinator_two_phase_commits') + 1
+    assert metric(after, 'pgdist_lock_waits_waiting') == 0
+    every = dict(after)
+
+    # A transaction prepared on shard1 by hand: its exporter shows it and its age; shard2's does not.
+    variant.psql('shard1', "BEGIN; SELECT pg_current_xact_id(); PREPARE TRANSACTION 'pgdist_metrics_test'")
+    try:
+        time.sleep(1.5)
+        shard1, shard2 = metrics(variant, 'shard1'), metrics(variant, 'shard2')
+    finally:
+        variant.psql('shard1', "ROLLBACK PREPARED 'pgdist_metrics_test'")
+    assert metric(shard1, 'pgdist_prepared_transactions_count') == 1
+    assert metric(shard1, 'pgdist_prepared_transactions_oldest_age_seconds') >= 1
+    assert metric(shard2, 'pgdist_prepared_transactions_count') == 0
+    assert all(metric(values, 'pgdist_archiver_failing') == 0 for values in (shard1, shard2))
+    assert not any(key.startswith('pgdist_coordinator_') for key in shard1), 'the counters are the coordinator\'s'
+    labels = [key for key in shard1 if key.startswith('pg_up')]
+    assert labels == ['pg_up{pgdist_kind="shard",pgdist_node="shard1"}'], labels
+    every.update(shard1)
+    every.update(shard2)
+
+    # A node down: its exporter still answers, with pg_up 0.
+    variant.ctl('shard2', 'stop')
+    try:
+        metrics(variant, 'shard2', up=0)
+    finally:
+        variant.ctl('shard2', 'start')
+
+    # Every metric the dashboard draws is one the exporters serve.
+    with open(DASHBOARD) as handle:
+        dashboard = json.load(handle)
+    exprs = [target['expr'] for panel in dashboard['panels'] for target in panel['targets']]
+    # The metric names of each expression, without the labels it groups by.
+    drawn = set(name for expr in exprs
+                for name in re.findall(r'\b(pg_up|pgdist_[a-z_]+)\b', re.sub(r'by \([^)]*\)', '', expr)))
+    served = set(key.split('{')[0] for key in every)
+    # Rows of views that are empty here (no standby, slot or subscription) give no series.
+    empty_here = set(name for name in drawn if name.startswith(('pgdist_replication_', 'pgdist_subscriptions_')))
+    assert drawn - empty_here <= served, sorted(drawn - empty_here - served)
+    assert len(drawn) >= 15, drawn

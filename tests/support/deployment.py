@@ -11,6 +11,7 @@ Hosts, ports, addresses and cluster names are read from the inventory file itsel
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import ssl
 import struct
@@ -131,9 +132,28 @@ class Deployment(object):
             self.drop_cluster(host)
 
     def drop_cluster(self, host):
+        stop_exporter(self.cluster(host))
         subprocess.run(['pg_dropcluster', '--stop', '15', self.cluster(host)], check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(self.config_dir(host), ignore_errors=True)
+
+
+def stop_exporter(cluster):
+    """Stop the cluster's prometheus-postgres-exporter (pgdist.cluster.monitoring, started without systemd here)
+    and remove its files, if it has one."""
+    pidfile = '/run/pgdist-exporter-%s.pid' % cluster
+    try:
+        with open(pidfile) as handle:
+            pid = int(handle.read().strip())
+        with open('/proc/%d/cmdline' % pid, 'rb') as handle:
+            if b'prometheus-postgres-exporter' in handle.read():
+                os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
+    for path in (pidfile, '/var/log/prometheus/pgdist-exporter-%s.log' % cluster):
+        if os.path.exists(path):
+            os.remove(path)
+    shutil.rmtree('/etc/pgdist/exporter/%s' % cluster, ignore_errors=True)
 
 
 def startup_reply(source, host, port, user, database, tls=False):

@@ -144,6 +144,31 @@ def test_a_stanza_archive_command_could_not_quote_is_refused(stanza):
         build(facts_=dict(FACTS, s1=facts('s1', '10.0.0.2', 5433, backup_enabled=True, backup_stanza=stanza)))
 
 
+def test_monitored_nodes_get_an_exporter_and_a_local_login_only():
+    monitored = dict((host, dict(FACTS[host], monitoring_enabled=True, monitoring_port=9187)) for host in ('c1', 's1'))
+    hosts = build(facts_=dict(FACTS, **monitored))['hosts']
+    assert hosts['c1']['monitoring'] == dict(user='pgdist_monitor', listen='10.0.0.1:9187', kind='coordinator')
+    assert hosts['s1']['monitoring'] == dict(user='pgdist_monitor', listen='10.0.0.2:9187', kind='node')
+    assert hosts['s2']['monitoring'] is None
+    rules = [(r['type'], r['database'], r['user'], r['method']) for r in hosts['s1']['hba_rules']
+             if r['user'] == 'pgdist_monitor']
+    assert rules == [('local', 'library', 'pgdist_monitor', 'scram-sha-256')]
+    assert not any(r['user'] == 'pgdist_monitor' for r in hosts['s2']['hba_rules'])
+
+
+def test_two_exporters_on_one_address_and_port_are_refused():
+    same = dict((host, dict(FACTS[host], address='10.0.0.9', monitoring_enabled=True, monitoring_port=9187))
+                for host in ('s1', 's2'))
+    with pytest.raises(InvalidInput, match=r'^s1 and s2: both exporters would listen on 10\.0\.0\.9:9187; give one'):
+        build(facts_=dict(FACTS, **same))
+
+
+@pytest.mark.parametrize('port', [0, 70000, 'x', True, None])
+def test_a_bad_exporter_port_is_named(port):
+    with pytest.raises(InvalidInput, match=r'^s1: pgdist_monitoring_port must be a TCP port'):
+        build(facts_=dict(FACTS, s1=dict(FACTS['s1'], monitoring_enabled=True, monitoring_port=port)))
+
+
 def test_hba_rules_of_a_shard_and_a_publisher():
     plan = build()
     s1 = plan['hosts']['s1']
