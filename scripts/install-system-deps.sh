@@ -15,6 +15,8 @@ command -v npm >/dev/null || need+=(npm)
 command -v patroni >/dev/null || need+=(patroni)
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v etcdctl >/dev/null || need+=(etcd-client)
+# A client nobody here wrote, against the coordinator (tests/roles/test_sysbench.py, make bench).
+command -v sysbench >/dev/null || need+=(sysbench)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
