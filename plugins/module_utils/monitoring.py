@@ -24,14 +24,13 @@ def node_monitoring(host, facts, kinds, address, user):
     kind is coordinator (its queries read the extension's counters too) or node."""
     if not flag(facts.get('monitoring_enabled', False), 'pgdist_monitoring_enabled'):
         return None
-    port = facts.get('monitoring_port')
+    value = facts.get('monitoring_port')
     try:
-        port = int(port)
+        port = None if isinstance(value, bool) else int(value)
     except (TypeError, ValueError):
         port = None
-    if port is None or isinstance(facts.get('monitoring_port'), bool) or not 1 <= port <= 65535:
-        raise InvalidInput('%s: pgdist_monitoring_port must be a TCP port (1-65535), got %r'
-                           % (host, facts.get('monitoring_port')))
+    if port is None or not 1 <= port <= 65535:
+        raise InvalidInput('%s: pgdist_monitoring_port must be a TCP port (1-65535), got %r' % (host, value))
     check_identifier(user, 'pgdist_monitoring_user')
     listen = '[%s]:%d' % (address, port) if ':' in address else '%s:%d' % (address, port)
     return dict(user=user, listen=listen, kind='coordinator' if 'coordinator' in kinds else 'node')

@@ -387,7 +387,7 @@ def host_plan(inventory, host, placed, reference_specs, check_mode):
                 tls=_tls(host, facts, cluster['config_dir'], info),
                 backup=backup.node_backup(host, facts, roles, inventory.peers[host]['server']),
                 monitoring=monitoring.node_monitoring(host, facts, roles, inventory.peers[host]['address'],
-                                                      variables.get('monitoring_user') or 'pgdist_monitor'))
+                                                      variables.get('monitoring_user')))
     node['settings'], node['settings_sources'] = _settings(inventory, host, node)
     node['settings_overridden'] = overriding_sources(node['settings'], info.get('file_settings'), cluster['config_dir'])
     generated = []

@@ -96,6 +96,15 @@ CASES = [
      ['not a valid PostgreSQL setting name']),
     ('setting-value-injection', {'pgdist_postgresql_settings': {'work_mem': "1MB'\nssl = off"}},
      ['setting work_mem', 'one line']),
+    # Monitoring: refused in the plan, before any host installs or changes anything.
+    ('monitoring-port-out-of-range', {'pgdist_monitoring_enabled': True, 'pgdist_monitoring_password': 'Mon-pw_1',
+                                      'pgdist_monitoring_port': 70000},
+     ['pgdist_monitoring_port must be a TCP port (1-65535), got 70000']),
+    ('monitoring-without-password', {'pgdist_monitoring_enabled': True},
+     ['pgdist_monitoring_password is required when a node has pgdist_monitoring_enabled']),
+    ('monitoring-password-the-exporter-cannot-use', {'pgdist_monitoring_enabled': True,
+                                                     'pgdist_monitoring_password': "it's secret"},
+     ['pgdist_monitoring_password: the exporter cannot use a password with a quote']),
     # TLS files.
     ('ssl-cert-without-key', {'pgdist_ssl_cert_file': '/etc/ssl/certs/ssl-cert-snakeoil.pem'},
      ['pgdist_ssl_cert_file and pgdist_ssl_key_file go together']),

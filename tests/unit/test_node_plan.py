@@ -35,7 +35,8 @@ def variables(**extra):
     out = dict(database='library', tables=TABLES, reference_tables=REFERENCE, fdw_user='pgdist_fdw',
                fdw_mapped_users=['postgres'], foreign_server_options=DEFAULTS['pgdist_foreign_server_options'],
                analyze_tables=False, replication_user='pgdist_replication', replication_synchronous_count=1,
-               coordinator_group='coordinator', shards_group='shards', replicas_group='replicas', check_mode=False)
+               coordinator_group='coordinator', shards_group='shards', replicas_group='replicas', check_mode=False,
+               monitoring_user=DEFAULTS['pgdist_monitoring_user'])
     for key in ('coordinator_extension', 'extension_settings', 'max_prepared_transactions', 'keepalives',
                 'client_connection_check_interval'):
         out[key] = DEFAULTS['pgdist_' + key]
