@@ -20,7 +20,12 @@ REQUIREMENTS = dict(
             dict(package='python3-pgdist-missing', python_module='pgdist_missing', purpose='the test')],
     extension=[dict(package='postgresql-server-dev-15', pg_config='/nonexistent/15/bin/pg_config',
                     purpose='building the coordinator extension')],
-    backup=[dict(package='pgbackrest', executable='pgbackrest-missing', purpose='backups')])
+    backup=[dict(package='pgbackrest', executable='pgbackrest-missing', purpose='backups')],
+    monitoring=[dict(package='prometheus-postgres-exporter', file='/nonexistent/prometheus-postgres-exporter',
+                     purpose='metrics')])
+
+
+MONITORING_PASSWORD = 'Prereq-monitor_1'
 
 
 @pytest.fixture(scope='module')
@@ -40,7 +45,13 @@ def nothing_made(variant, run):
 
 @pytest.mark.parametrize('check', [False, True])
 def test_missing_packages_fail_naming_each_host_and_package(variant, check):
-    run = variant.run(check=check, extra_vars=dict(pgdist_server_requirements=REQUIREMENTS))
+    # shard1 is monitored here only: the exporter is missing there alone.
+    variant.update_host('shard1', pgdist_monitoring_enabled=True)
+    try:
+        run = variant.run(check=check, extra_vars=dict(pgdist_server_requirements=REQUIREMENTS,
+                                                       pgdist_monitoring_password=MONITORING_PASSWORD))
+    finally:
+        variant.update_host('shard1', pgdist_monitoring_enabled=False)
     assert not run.ok
     text = run.stdout
     assert 'pgdist_install_packages is false and the roles need what is missing here: coordinator1: missing: ' \
@@ -49,7 +60,10 @@ def test_missing_packages_fail_naming_each_host_and_package(variant, check):
            'is not there), for building the coordinator extension)' in text, text[-3000:]
     assert 'shard2: missing: python3-pgdist-missing (python module pgdist_missing cannot be imported, for the ' \
            'test); pgbackrest (command pgbackrest-missing is not on PATH, for backups)' in text
-    assert 'shard1: missing: python3-pgdist-missing' in text and 'censored' not in text
+    assert 'shard1: missing: python3-pgdist-missing (python module pgdist_missing cannot be imported, for the ' \
+           'test); prometheus-postgres-exporter (file /nonexistent/prometheus-postgres-exporter is not there, for ' \
+           'metrics)' in text, text[-3000:]
+    assert 'censored' not in text and MONITORING_PASSWORD not in text
     nothing_made(variant, run)
 
 
